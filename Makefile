@@ -1,0 +1,45 @@
+# The course's commands. Every target creates .venv on first use and reuses it afterwards.
+#   make lab      install the course and open JupyterLab on lessons/
+#   make test     install with the dev extras and run every test
+#   make course   run every lesson headless (full mode); executed notebooks and HTML go to build/
+#   make release  regenerate lessons/ from solutions/
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+# JupyterLab refuses to start as root unless told it is deliberate.
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: lab test course release install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Stamps: reinstall only when the package definition or the pinned versions change.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e .
+	$(BIN)/python -m course.kernel
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+lab: install
+	$(BIN)/jupyter lab --ServerApp.root_dir=lessons $(ROOT_FLAG)
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+course: install
+	$(BIN)/course run
+
+release: install
+	$(BIN)/autograder release
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,248 @@
+"""The ``course`` command: ``doctor``, ``lessons``, ``run``, ``data``.
+
+course doctor                     what this machine has: versions, devices, datasets, serving
+course lessons                    the lessons, with titles and exercise points
+course run [--fast] [LESSON...]   execute lessons headless into build/ (notebook + HTML)
+course data list                  the registered datasets
+course data show NAME|FOLDER      one dataset: source, classes, counts (optionally a picture)
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.metadata
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from course import lessons as lesson_mod
+
+PACKAGES = (
+    "tensorflow",
+    "keras",
+    "numpy",
+    "scikit-learn",
+    "scikit-image",
+    "matplotlib",
+    "jupyterlab",
+    "nbgrader",
+    "papermill",
+)
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _docker_engine() -> str:
+    if not shutil.which("docker"):
+        return "no docker client"
+    try:
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return "docker client found, engine not answering"
+    if done.returncode == 0 and done.stdout.strip():
+        return f"engine {done.stdout.strip()} answers"
+    return "docker client found, engine not answering"
+
+
+def _is_cached(name: str) -> bool:
+    from course import data
+
+    return all((data.cache_dir() / f.filename).is_file() for f in data.info(name).files)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import course
+    from course import data
+
+    rows: list[tuple[str, str]] = [
+        ("python", f"{platform.python_version()} ({sys.executable})"),
+        ("platform", platform.platform()),
+    ]
+    rows += [(p, _version(p)) for p in PACKAGES]
+    env = course.setup(seed=0, verbose=False)
+    rows += [
+        ("backend", env.backend),
+        ("devices", ", ".join(env.devices)),
+        ("strategy", type(env.strategy).__name__ if env.strategy is not None else "none"),
+        ("test mode", "on (COURSE_FAST)" if env.fast else "off"),
+    ]
+    offline = [n for n in data.names() if data.info(n).offline]
+    rows.append(("offline datasets", ", ".join(offline) + ", any folder root/<class>/<image>"))
+    cached = []
+    for name in data.names():
+        info = data.info(name)
+        if not info.offline:
+            cached.append(f"{name} ({'cached' if _is_cached(name) else 'needs download'})")
+    rows.append(("download datasets", ", ".join(cached)))
+    rows.append(("data cache", str(data.cache_dir())))
+    tfs = shutil.which("tensorflow_model_server")
+    rows.append(("tensorflow_model_server", tfs or "not on PATH"))
+    rows.append(("docker", _docker_engine()))
+    try:
+        root = lesson_mod.repo_root()
+        rows.append(("course folder", str(root)))
+        rows.append(("lessons", str(len(lesson_mod.find_lessons("lessons", root)))))
+    except FileNotFoundError as exc:
+        rows.append(("course folder", str(exc)))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def cmd_lessons(args: argparse.Namespace) -> int:
+    found = lesson_mod.find_lessons(args.source)
+    if not found:
+        print(f"no lessons found under {args.source}/", file=sys.stderr)
+        return 1
+    for lesson in found:
+        points = f"{lesson.exercises} exercises, {lesson.points:g} points"
+        print(f"{lesson.id:<28} {lesson.title:<40} {points}")
+    return 0
+
+
+def _parse_parameters(pairs: list[str]) -> dict:
+    parameters = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"parameters look like name=value (e.g. image_size=32); got {pair!r}")
+        try:
+            parameters[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            parameters[key] = raw  # a plain string such as a folder path
+    return parameters
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    root = lesson_mod.repo_root()
+    chosen = lesson_mod.select(lesson_mod.find_lessons(args.source, root), args.lessons)
+    parameters = _parse_parameters(args.param)
+    out_dir = Path(args.out) if args.out else root / "build" / ("fast" if args.fast else "full")
+    mode = "test mode" if args.fast else "full mode"
+    print(f"running {len(chosen)} lesson(s) from {args.source}/ in {mode} -> {out_dir}")
+    results = []
+    with tqdm(chosen, unit="lesson", file=sys.stdout) as bar:
+        for lesson in bar:
+            bar.set_postfix_str(lesson.id)
+            result = lesson_mod.run_lesson(
+                lesson,
+                out_dir,
+                fast=args.fast,
+                parameters=parameters,
+                progress=not args.quiet,
+                timeout=args.timeout,
+            )
+            results.append(result)
+    print(f"\n{'lesson':<28} {'result':<6} {'seconds':>8}  output")
+    for r in results:
+        status = "pass" if r.ok else "FAIL"
+        print(f"{r.lesson.id:<28} {status:<6} {r.seconds:8.1f}  {r.html or r.notebook}")
+        if r.error:
+            print("    " + r.error.replace("\n", "\n    "))
+    total = sum(r.seconds for r in results)
+    failed = [r.lesson.id for r in results if not r.ok]
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {total:.1f} s")
+    return 1 if failed else 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from course import data
+
+    if args.action == "list":
+        print(data.describe_registry())
+        return 0
+    if not args.name:
+        print(
+            "course data show needs a dataset name or a folder, e.g. `course data show digits`",
+            file=sys.stderr,
+        )
+        return 2
+    name = args.name
+    if name in data.names():
+        info = data.info(name)
+        print(f"{info.name}: {info.description}")
+        print(f"source: {info.source} | offline: {'yes' if info.offline else 'no'}")
+        if not info.offline and not _is_cached(name):
+            print("not downloaded yet; `data.load(name)` downloads it once into the cache.")
+            return 0
+    ds = data.load(name, limit=args.limit) if args.limit else data.load(name)
+    print(repr(ds))
+    if args.save:
+        from course import plots
+
+        plots.image_grid(ds.images, ds.labels, class_names=ds.class_names, n=25).savefig(args.save)
+        print(f"wrote {args.save}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check this machine").set_defaults(func=cmd_doctor)
+    p = sub.add_parser("lessons", help="list the lessons")
+    p.add_argument("--source", choices=["solutions", "lessons"], default="lessons")
+    p.set_defaults(func=cmd_lessons)
+    p = sub.add_parser("run", help="execute lessons headless (notebook + HTML under build/)")
+    p.add_argument("lessons", nargs="*", help="ids or numbers (default: all)")
+    p.add_argument("--fast", action="store_true", help="test mode: small data, few epochs")
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a parameters-cell value, e.g. -p dataset=/path/to/photos",
+    )
+    p.add_argument(
+        "--source",
+        choices=["solutions", "lessons"],
+        default="solutions",
+        help="solutions (complete, default) or lessons (the student copies)",
+    )
+    p.add_argument("--out", help="output folder (default build/full or build/fast)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    p.add_argument("--quiet", action="store_true", help="no per-cell progress bar")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("data", help="the datasets")
+    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("name", nargs="?", help="a dataset name or a folder root/<class>/<image>")
+    p.add_argument("--limit", type=int, help="load at most this many images")
+    p.add_argument("--save", help="write a grid of 25 images to this PNG")
+    p.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"course {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
