@@ -122,9 +122,12 @@ def run_lesson(
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{lesson.id}.ipynb"
     html = out_dir / f"{lesson.id}.html"
+    # The kernel inherits this environment: quiet TensorFlow, the test-mode flag, and no
+    # MPLBACKEND (a non-interactive backend set for scripts would hide every plot).
+    saved = {k: os.environ.get(k) for k in (*QUIET_ENV, FAST_ENV_VAR, "MPLBACKEND")}
     os.environ.update(QUIET_ENV)
-    previous_fast = os.environ.get(FAST_ENV_VAR)
     os.environ[FAST_ENV_VAR] = "1" if fast else "0"
+    os.environ.pop("MPLBACKEND", None)
     start = time.perf_counter()
     error = ""
     try:
@@ -141,10 +144,11 @@ def run_lesson(
     except Exception as exc:  # papermill raises PapermillExecutionError with the cell's error
         error = _first_lines(str(exc))
     finally:
-        if previous_fast is None:
-            os.environ.pop(FAST_ENV_VAR, None)
-        else:
-            os.environ[FAST_ENV_VAR] = previous_fast
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     seconds = time.perf_counter() - start
     html_path = None
     if executed.exists():

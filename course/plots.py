@@ -81,8 +81,14 @@ def image_grid(
     """
     arr = _as_images(images)
     count = min(n, len(arr))
-    if count == 0:
-        raise ValueError("image_grid needs at least one image; got an empty array")
+    if count == 0:  # e.g. a gallery of mistakes when there are none: say so, don't fail
+        fig = _new_figure(figsize=(4.0, 1.2))
+        ax = fig.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no images to show", ha="center", va="center", fontsize=11)
+        if title:
+            fig.suptitle(title)
+        return fig
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values is not None and len(values) < count:
             raise ValueError(f"got {len(values)} {name} for {count} images; pass one per image")

@@ -39,6 +39,11 @@ def test_image_grid_accepts_colour_floats_and_images_without_channel_axis():
     assert len([a for a in plots.image_grid(grey).axes if a.images]) == 3
 
 
+def test_image_grid_of_no_images_says_so_instead_of_failing():
+    fig = plots.image_grid(np.zeros((0, 8, 8, 1)), np.zeros(0), title="mistakes")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["no images to show"]
+
+
 def test_image_grid_explains_a_wrong_shape():
     with pytest.raises(ValueError, match=r"expected images shaped \(n, h, w, c\)"):
         plots.image_grid(np.zeros((2, 3, 4, 5, 6)))
