@@ -1,0 +1,1 @@
+"""Grading for the image-classification course, built on nbgrader."""

@@ -1,0 +1,128 @@
+"""``autograder``: release lessons, grade submissions, validate a notebook, check the set-up.
+
+autograder release [--check]
+autograder grade SUBMISSIONS [--lesson L] [--out DIR] [--timeout S] [--fast] [--workers N]
+autograder validate NOTEBOOK [--timeout S] [--fast] [--lesson L]
+autograder doctor
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from autograder.grade import DEFAULT_TIMEOUT
+
+
+def _release(args: argparse.Namespace) -> int:
+    from autograder.release import release
+
+    result = release(args.source, args.release, check=args.check)
+    if args.check:
+        if result.in_sync:
+            print(f"lessons in sync with solutions ({len(result.lessons)} lesson(s))")
+            return 0
+        print("out of date (run `autograder release`):", file=sys.stderr)
+        for problem in result.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    for path in result.written:
+        print(f"wrote {path}")
+    print(f"released {len(result.lessons)} lesson(s); {len(result.written)} file(s) changed")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from autograder import report
+    from autograder.grade import grade_batch
+    from autograder.submissions import SubmissionError
+
+    try:
+        result = grade_batch(
+            args.submissions,
+            lesson=args.lesson,
+            out=args.out,
+            timeout=args.timeout,
+            fast=args.fast,
+            workers=args.workers,
+            source_dir=args.source,
+        )
+    except (SubmissionError, ValueError) as exc:
+        print(f"autograder grade: {exc}", file=sys.stderr)
+        return 2
+    print(report.summary(result.rows))
+    print(f"grades: {result.csv}")
+    print(f"feedback: {result.out / 'feedback'}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from autograder.validate import validate
+
+    ok, text = validate(
+        args.notebook,
+        timeout=args.timeout,
+        fast=args.fast,
+        source_dir=args.source,
+        lesson=args.lesson,
+    )
+    print(text)
+    return 0 if ok else 1
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from autograder.doctor import report
+
+    print(report())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    p = argparse.ArgumentParser(prog="autograder", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("release", help="regenerate lessons/ from solutions/")
+    r.add_argument("--check", action="store_true", help="change nothing; exit 1 when stale")
+    r.add_argument("--source", type=Path, default=None, help="source folder (solutions/)")
+    r.add_argument("--release", type=Path, default=None, help="release folder (lessons/)")
+    r.set_defaults(func=_release)
+
+    g = sub.add_parser("grade", help="grade a folder or zip of submissions")
+    g.add_argument(
+        "submissions",
+        type=Path,
+        help="<student>/<lesson>/<notebook>.ipynb, <student>_<lesson>.ipynb, or a zip",
+    )
+    g.add_argument("--lesson", help="grade only this lesson (id or number)")
+    g.add_argument(
+        "--out", type=Path, default=None, help="results folder (default: <course dir>/results)"
+    )
+    g.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
+    g.add_argument("--fast", action="store_true", help="run lessons in test mode (COURSE_FAST=1)")
+    g.add_argument("--workers", type=int, default=1, help="submissions graded in parallel")
+    g.add_argument("--source", type=Path, default=None, help="source folder (solutions/)")
+    g.set_defaults(func=_grade)
+
+    v = sub.add_parser("validate", help="check and run one notebook before handing it in")
+    v.add_argument("notebook", type=Path)
+    v.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
+    v.add_argument("--fast", action="store_true", help="run the lesson in test mode")
+    v.add_argument("--lesson", help="the lesson, when the file name does not say")
+    v.add_argument("--source", type=Path, default=None, help="source folder (solutions/)")
+    v.set_defaults(func=_validate)
+
+    d = sub.add_parser("doctor", help="versions, kernel, course directory, lessons, GPUs")
+    d.set_defaults(func=_doctor)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``autograder`` command."""
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

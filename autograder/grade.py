@@ -1,0 +1,400 @@
+"""``autograder grade``: grade a batch of submissions, each in isolation.
+
+Every submission is one :class:`Job`, graded by :func:`grade_one` in its own nbgrader course
+root (``<out>/work/<student>/<lesson>/``) holding the lesson's source, a copy of the lesson's
+template gradebook and the sanitised submission; nbgrader runs in a subprocess
+(:mod:`autograder.job`). A crash, an abort or a dead kernel in one job never stops the batch
+nor touches another student's gradebook. ``grade_one`` is a pure function of its job, so a
+process pool (``--workers``) or a cluster engine such as Dask can run the jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import notebooks
+from autograder.device import detect_device
+from autograder.integrity import sanitize
+from autograder.paths import SOURCE_DIR, course_dir, list_lessons, resolve_lesson
+from autograder.submissions import Submission, discover
+from course.env import FAST_ENV_VAR, QUIET_ENV
+
+DEFAULT_TIMEOUT = 120
+
+
+@dataclass
+class Row:
+    """The result of one submission: one row of ``grades.csv``."""
+
+    student: str
+    lesson: str
+    exercises: list[str] = field(default_factory=list)  # grade_ids of the lesson, in order
+    scores: dict[str, float] = field(default_factory=dict)
+    max_scores: dict[str, float] = field(default_factory=dict)
+    total: float = 0.0
+    max_score: float | str = ""
+    status: str = "error"
+    reason: str = ""
+    device: str = ""
+    feedback: str = ""  # path of the feedback HTML, when there is one
+    messages: dict[str, str] = field(default_factory=dict)  # grade_id -> first error line
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything :func:`grade_one` needs; only paths and plain values, so it pickles."""
+
+    student: str
+    lesson: str
+    notebook: str | None
+    template: str | None  # per-lesson template course root (see :func:`prepare_template`)
+    workdir: str
+    feedback_dir: str
+    timeout: int = DEFAULT_TIMEOUT
+    fast: bool = False
+    error: str | None = None
+    note: str | None = None
+
+
+def slug(name: str) -> str:
+    """A file-system and nbgrader safe form of a student id."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip(".") or "student"
+
+
+def lesson_exercises(template: Path, lesson: str) -> tuple[list[str], dict[str, float]]:
+    """The autograded test cells (grade_ids, in order) of a lesson and their points."""
+    nb = notebooks.load(template / "source" / lesson / f"{lesson}.ipynb")
+    ids, points = [], {}
+    for cell in nb["cells"]:
+        if notebooks.is_test_cell(cell):
+            gid = notebooks.grade_id(cell)
+            ids.append(gid)
+            points[gid] = float(cell["metadata"]["nbgrader"].get("points", 0))
+    return ids, points
+
+
+def prepare_template(lesson: str, source_dir: str | os.PathLike, root: str | os.PathLike) -> Path:
+    """A course root for ``lesson`` after ``generate_assignment``: source, release, gradebook."""
+    from autograder import nbg
+
+    root = Path(root)
+    with tempfile.TemporaryDirectory(prefix="autograder-src-") as tmp:
+        staged = Path(tmp)
+        shutil.copytree(
+            Path(source_dir) / lesson,
+            staged / lesson,
+            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
+        )
+        nbpath = staged / lesson / f"{lesson}.ipynb"
+        notebooks.write_canonical(nbpath, notebooks.load(nbpath))
+        nbg.generate_assignment(staged, lesson, root)
+    return root
+
+
+def job_env(fast: bool) -> dict[str, str]:
+    """The environment of a grading subprocess and of the kernels it starts."""
+    from autograder.nbg import tool_env
+
+    env = tool_env()
+    env.update(QUIET_ENV)
+    env.pop(FAST_ENV_VAR, None)
+    if fast:
+        env[FAST_ENV_VAR] = "1"
+    # the kernelspec `python3` of the environment running the grader wins over any other
+    share = str(Path(sys.prefix) / "share" / "jupyter")
+    others = [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != share]
+    env["JUPYTER_PATH"] = os.pathsep.join([share, *others])
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _error_row(
+    job: Job,
+    reason: str,
+    exercises: list[str] | None = None,
+    points: dict[str, float] | None = None,
+) -> Row:
+    exercises = exercises or []
+    row = Row(
+        job.student,
+        job.lesson,
+        exercises,
+        {g: 0.0 for g in exercises},
+        points or {},
+        0.0,
+        sum((points or {}).values()) if exercises else "",
+        "error",
+        reason,
+        detect_device(),
+    )
+    return row
+
+
+def _join(*parts: str | None) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def grade_one(job: Job) -> Row:
+    """Grade one submission in its own nbgrader course root; never raises for bad input."""
+    if job.error or job.template is None or job.notebook is None:
+        return _error_row(job, _join(job.error or "nothing to grade", job.note))
+    template = Path(job.template)
+    exercises, points = lesson_exercises(template, job.lesson)
+    try:
+        raw = Path(job.notebook).read_bytes()
+    except OSError as exc:
+        return _error_row(job, f"cannot read the submission: {exc}", exercises, points)
+    source = notebooks.load(template / "source" / job.lesson / f"{job.lesson}.ipynb")
+    release = notebooks.load(template / "release" / job.lesson / f"{job.lesson}.ipynb")
+    fixed = sanitize(raw, source, release)
+    if fixed.nb is None:
+        return _error_row(job, _join(fixed.error, job.note), exercises, points)
+    notes = _join(job.note, *fixed.notes)
+
+    student = slug(job.student)
+    root = Path(job.workdir)
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    shutil.copytree(template / "source", root / "source")
+    shutil.copyfile(template / "gradebook.db", root / "gradebook.db")
+    submitted = root / "submitted" / student / job.lesson / f"{job.lesson}.ipynb"
+    submitted.parent.mkdir(parents=True)
+    submitted.write_text(json.dumps(fixed.nb, indent=1, ensure_ascii=False), encoding="utf-8")
+    (root / "job.json").write_text(
+        json.dumps({"lesson": job.lesson, "student": student, "timeout": job.timeout})
+    )
+
+    code_cells = sum(1 for c in fixed.nb["cells"] if c["cell_type"] == "code")
+    limit = job.timeout * (code_cells + 2) + 120
+    outcome = _run_job(root, job_env(job.fast), limit)
+    result_file = root / "result.json"
+    result = json.loads(result_file.read_text()) if result_file.is_file() else {}
+    if not result.get("autograded"):
+        return _error_row(job, _join(_failure_reason(result, outcome), notes), exercises, points)
+
+    scores = _read_scores(root, job.lesson, student)
+    autograded = root / "autograded" / student / job.lesson / f"{job.lesson}.ipynb"
+    messages = _messages(autograded)
+    notes = _join(notes, *_timeouts(autograded, job.timeout))
+    row = Row(
+        job.student,
+        job.lesson,
+        exercises,
+        {g: float(scores.get(g, 0.0)) for g in exercises},
+        points,
+        status="graded",
+        reason=notes,
+        device=detect_device(),
+        messages=messages,
+    )
+    row.total = sum(row.scores.values())
+    row.max_score = sum(points.values())
+    html = root / "feedback" / student / job.lesson / f"{job.lesson}.html"
+    if html.is_file():
+        dest = Path(job.feedback_dir) / student / f"{job.lesson}.html"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(html, dest)
+        row.feedback = str(dest)
+    else:
+        row.reason = _join(row.reason, "feedback could not be generated")
+    return row
+
+
+def _run_job(root: Path, env: dict[str, str], limit: float) -> str:
+    """Run ``python -m autograder.job root``; return '' or why it did not finish."""
+    log = open(root / "job.log", "wb")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.job", str(root)],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return f"grading took longer than {limit:.0f} s and was stopped"
+        if proc.returncode != 0:
+            return f"the grading process failed (exit code {proc.returncode})"
+        return ""
+    finally:
+        log.close()
+
+
+def _failure_reason(result: dict, outcome: str) -> str:
+    died = result.get("died_at")
+    if died:
+        where = f"cell {died['index'] + 1}"
+        if died.get("grade_id"):
+            where += f" ({died['grade_id']})"
+        elif died.get("first_line"):
+            where += f" ({died['first_line']!r})"
+        return f"the kernel died (e.g. out of memory or a crash) while running {where}"
+    log = result.get("log", "")
+    if "UnresponsiveKernelError" in log or "became unresponsive" in log:
+        return "the kernel stopped responding and could not be interrupted"
+    if "DeadKernelError" in log or "Kernel died" in log:
+        return "the kernel died (e.g. out of memory or a crash) while running the notebook"
+    if outcome:
+        return outcome
+    last = [ln for ln in log.splitlines() if ln.strip()][-1:] or ["no log"]
+    return f"nbgrader could not grade the submission: {last[0][:200]}"
+
+
+def _read_scores(root: Path, lesson: str, student: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(lesson, lesson, student)
+        return {g.name: float(g.score or 0.0) for g in nb.grades}
+
+
+def _timeouts(path: Path, timeout: int) -> list[str]:
+    """A note for every cell that ran past the per-cell timeout and was interrupted."""
+    if not path.is_file():
+        return []
+    notes = []
+    for index, cell in enumerate(notebooks.load(path)["cells"]):
+        if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
+            name = notebooks.grade_id(cell) or f"cell {index + 1}"
+            notes.append(f"{name} ran longer than {timeout} s and was interrupted")
+    return notes
+
+
+def _messages(path: Path) -> dict[str, str]:
+    """The first line of the error of every failing graded cell of the autograded notebook."""
+    out: dict[str, str] = {}
+    if not path.is_file():
+        return out
+    for cell in notebooks.load(path)["cells"]:
+        gid = notebooks.grade_id(cell)
+        if gid is None or not notebooks.is_test_cell(cell):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                first = (str(output.get("evalue", "")).strip().splitlines() or [""])[0]
+                out[gid] = f"{output.get('ename', 'Error')}: {first}".rstrip(": ")
+                break
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """Rows of a batch and where its outputs went."""
+
+    rows: list[Row]
+    out: Path
+    csv: Path
+    html: Path
+
+
+def build_jobs(
+    submissions: list[Submission], templates: dict[str, Path], out: Path, timeout: int, fast: bool
+) -> list[Job]:
+    """One :class:`Job` per submission."""
+    jobs = []
+    for sub in submissions:
+        work = out / "work" / slug(sub.student) / (sub.lesson or "unknown")
+        jobs.append(
+            Job(
+                sub.student,
+                sub.lesson,
+                str(sub.path) if sub.path else None,
+                str(templates[sub.lesson]) if sub.lesson in templates else None,
+                str(work),
+                str(out / "feedback"),
+                timeout,
+                fast,
+                sub.error,
+                sub.note,
+            )
+        )
+    return jobs
+
+
+def grade_batch(
+    submissions_path: str | os.PathLike,
+    *,
+    lesson: str | None = None,
+    out: str | os.PathLike | None = None,
+    timeout: int = DEFAULT_TIMEOUT,
+    fast: bool = False,
+    workers: int = 1,
+    source_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+    keep_work: bool = True,
+) -> BatchResult:
+    """Grade every submission under ``submissions_path``; write grades.csv and feedback."""
+    from tqdm import tqdm
+
+    from autograder import report
+
+    source_dir = Path(source_dir or SOURCE_DIR)
+    known = list_lessons(source_dir)
+    only = None
+    if lesson is not None:
+        only = resolve_lesson(lesson, known)
+        if only is None:
+            raise ValueError(f"unknown lesson {lesson!r}; known lessons: {', '.join(known)}")
+    out = Path(out or course_dir() / "results").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (out / "work", out / "feedback"):
+        if stale.exists():
+            shutil.rmtree(stale)
+    subs = discover(submissions_path, known, out / "work", only=only)
+    templates: dict[str, Path] = {}
+    broken: dict[str, str] = {}
+    for name in sorted({s.lesson for s in subs if s.lesson and not s.error}):
+        try:
+            templates[name] = prepare_template(name, source_dir, out / "work" / "_templates" / name)
+        except Exception as exc:  # a broken source notebook: its rows say so, the rest go on
+            broken[name] = f"could not prepare lesson {name} for grading: {exc}"[:500]
+    subs = [
+        Submission(s.student, s.lesson, s.path, broken[s.lesson], s.note)
+        if s.lesson in broken and not s.error
+        else s
+        for s in subs
+    ]
+    jobs = build_jobs(subs, templates, out, timeout, fast)
+    bar = tqdm(
+        total=len(jobs), desc="grading", unit="submission", disable=not progress, file=sys.stderr
+    )
+    rows: list[Row] = []
+    if workers <= 1:
+        for job in jobs:
+            rows.append(grade_one(job))
+            bar.update()
+    else:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for row in pool.map(grade_one, jobs):
+                rows.append(row)
+                bar.update()
+    bar.close()
+    rows.sort(key=lambda r: (r.student, r.lesson))
+    csv_path = report.write_csv(rows, out / "grades.csv")
+    html_path = report.write_html(rows, out / "grades.html")
+    if not keep_work:
+        shutil.rmtree(out / "work", ignore_errors=True)
+    return BatchResult(rows, out, csv_path, html_path)
