@@ -15,7 +15,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["image_grid", "class_distribution", "learning_curves"]
+__all__ = [
+    "image_grid",
+    "class_distribution",
+    "learning_curves",
+    "filters",
+    "feature_maps",
+    "compare_runs",
+    "confusion_matrix",
+    "roc_curves",
+    "pr_curves",
+    "reliability",
+    "coverage_accuracy",
+]
 
 _RIGHT, _WRONG = "#1a7f37", "#cf222e"
 
@@ -214,4 +226,459 @@ def learning_curves(
         ax.legend()
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def _grid_axes(count: int, ncols: int | None, size: float, title: str | None) -> tuple:
+    ncols = ncols or min(count, max(1, math.ceil(math.sqrt(count))))
+    nrows = math.ceil(count / ncols)
+    fig = _new_figure(figsize=(size * ncols + 0.4, size * nrows + (0.5 if title else 0.1)))
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return fig, axes
+
+
+def filters(
+    kernel: Any,
+    *,
+    titles: Sequence[str] | None = None,
+    annotate: bool | None = None,
+    n: int = 32,
+    ncols: int | None = None,
+    title: str | None = None,
+    size: float = 1.3,
+) -> Figure:
+    """Show convolution kernels as small images: blue negative, red positive, white zero.
+
+    Introduced in lesson 02 (classic-features) for the Sobel kernels; lesson 03 shows a trained
+    ``Conv2D`` layer's filters with it. ``kernel`` is one ``(kh, kw)`` kernel or a Keras
+    ``Conv2D`` kernel ``(kh, kw, c_in, c_out)``: one panel per output filter (up to ``n``).
+    Filters over three input channels are drawn in colour (each one scaled to 0-1), other
+    filters as their mean over the input channels, all on one colour scale centred at zero.
+    ``annotate`` writes the weights in the cells (default: for kernels up to 5x5 and at most
+    eight filters).
+
+    Example::
+
+        plots.filters(model.layers[0].get_weights()[0], title="first-layer filters")
+    """
+    arr = np.asarray(kernel, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[:, :, None, None]
+    if arr.ndim != 4:
+        raise ValueError(
+            f"expected a kernel shaped (kh, kw) or (kh, kw, c_in, c_out) as Conv2D stores it; "
+            f"got {arr.shape}. For a layer use layer.get_weights()[0]"
+        )
+    count = min(n, arr.shape[-1])
+    if titles is not None and len(titles) < count:
+        raise ValueError(f"got {len(titles)} titles for {count} filters; pass one per filter")
+    colour = arr.shape[2] == 3
+    if annotate is None:
+        annotate = not colour and arr.shape[0] * arr.shape[1] <= 25 and count <= 8
+    grey = arr.mean(axis=2)
+    limit = float(np.abs(grey[..., :count]).max()) or 1.0
+    fig, axes = _grid_axes(count, ncols, size, title)
+    for i in range(count):
+        ax = axes[i]
+        if colour:
+            rgb = arr[..., i]
+            lo, hi = rgb.min(), rgb.max()
+            ax.imshow((rgb - lo) / (hi - lo if hi > lo else 1.0), interpolation="nearest")
+        else:
+            ax.imshow(grey[..., i], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+            if annotate:
+                for (r, c), v in np.ndenumerate(grey[..., i]):
+                    ink = "white" if abs(v) > 0.6 * limit else "black"
+                    ax.text(c, r, f"{v:.3g}", ha="center", va="center", fontsize=8, color=ink)
+        ax.set_title(titles[i] if titles is not None else f"filter {i}", fontsize=9)
+    return fig
+
+
+def feature_maps(
+    maps: Any,
+    *,
+    titles: Sequence[str] | None = None,
+    n: int = 16,
+    ncols: int | None = None,
+    title: str | None = None,
+    size: float = 1.5,
+    cmap: str = "viridis",
+) -> Figure:
+    """Show the channels of one image's feature maps side by side, each on its own scale.
+
+    Introduced in lesson 02 (classic-features) for gradient images; lessons 03 and 08 show what
+    a convolutional layer computes from one image. ``maps`` is ``(h, w, k)`` or a batch of one,
+    ``(1, h, w, k)`` (a layer's output for one image): up to ``n`` panels, one per channel.
+    A map with negative values is drawn blue-white-red around zero, others with ``cmap`` from
+    dark (0) to light (the map's maximum).
+
+    Example::
+
+        probe = keras.Model(model.inputs, model.layers[0].output)
+        plots.feature_maps(probe(X_test[:1]))
+    """
+    arr = np.asarray(maps, dtype=np.float64)
+    if arr.ndim == 4 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise ValueError(
+            f"expected the maps of one image shaped (h, w, k) or (1, h, w, k); got {arr.shape}. "
+            "For a batch, pass one image's maps, e.g. maps[:1]"
+        )
+    count = min(n, arr.shape[-1])
+    if titles is not None and len(titles) < count:
+        raise ValueError(f"got {len(titles)} titles for {count} maps; pass one per map")
+    fig, axes = _grid_axes(count, ncols, size, title)
+    for i in range(count):
+        m = arr[..., i]
+        if m.min() < 0:
+            limit = float(np.abs(m).max()) or 1.0
+            ax_img = axes[i].imshow(m, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        else:
+            ax_img = axes[i].imshow(m, cmap=cmap, vmin=0.0, vmax=float(m.max()) or 1.0)
+        ax_img.set_interpolation("nearest")
+        axes[i].set_title(titles[i] if titles is not None else f"map {i}", fontsize=9)
+    return fig
+
+
+# --- lessons 04 (training) and 05 (evaluation-metrics) -------------------------------------
+
+
+def compare_runs(
+    runs: Mapping[str, Any],
+    metric: str = "val_accuracy",
+    *,
+    title: str | None = None,
+    log_scale: bool = False,
+) -> Figure:
+    """One curve per training run for one metric, to compare settings on the same axes.
+
+    Introduced in lesson 04 (training): optimisers, learning rates, batch sizes and
+    regularisers compared on one plot. ``runs`` maps a label to a Keras ``History`` (what
+    ``model.fit`` returns) or its ``.history`` dict; ``log_scale`` puts the y-axis on a log
+    scale (useful for losses).
+
+    Example::
+
+        plots.compare_runs({"SGD": h_sgd, "Adam": h_adam}, metric="loss")
+    """
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError("expected a mapping such as {'SGD': history_sgd, 'Adam': history_adam}")
+    fig = _new_figure(figsize=(5.6, 3.4))
+    ax = fig.subplots()
+    for label, history in runs.items():
+        logs = getattr(history, "history", history)
+        if not isinstance(logs, Mapping) or metric not in logs:
+            have = sorted(logs) if isinstance(logs, Mapping) else type(history).__name__
+            raise ValueError(f"run {label!r} has no {metric!r}; it has {have}")
+        values = np.asarray(logs[metric], dtype=float)
+        ax.plot(np.arange(1, len(values) + 1), values, marker="o", ms=3, label=str(label))
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or metric)
+    return fig
+
+
+def _labels_1d(values: Any, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] > 1:
+        raise ValueError(
+            f"expected {name} as class indices shaped (n,); got {arr.shape}. "
+            f"For probabilities or one-hot rows pass {name}.argmax(axis=1)"
+        )
+    return arr.reshape(-1).astype(np.int64)
+
+
+def _probabilities(probs: Any, y_true: Any) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(probs, dtype=float)
+    y = _labels_1d(y_true, "y_true")
+    if p.ndim != 2:
+        raise ValueError(
+            f"expected probs shaped (n, num_classes), e.g. model.predict(X_test); got {p.shape}"
+        )
+    if len(p) != len(y):
+        raise ValueError(f"got {len(p)} rows of probs and {len(y)} labels; pass one per image")
+    return p, y
+
+
+def confusion_matrix(
+    y_true: Any,
+    y_pred: Any = None,
+    *,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+    title: str | None = None,
+) -> Figure:
+    """A confusion matrix as a heat map: rows are the true classes, columns the predictions.
+
+    Introduced in lesson 05 (evaluation-metrics). Pass ``y_true`` and ``y_pred`` (class
+    indices), or a ready matrix as the only argument. ``normalize=True`` shows each row as
+    shares of that true class (the diagonal is then each class's recall). Counts are written
+    in the cells when there are at most 15 classes.
+
+    Example::
+
+        plots.confusion_matrix(y_test, probs.argmax(axis=1), class_names=ds.class_names)
+    """
+    if y_pred is None:
+        cm = np.asarray(y_true, dtype=float)
+        if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
+            raise ValueError(
+                f"expected a square matrix, or y_true and y_pred; got an array shaped {cm.shape}"
+            )
+    else:
+        t, p = _labels_1d(y_true, "y_true"), _labels_1d(y_pred, "y_pred")
+        if len(t) != len(p):
+            raise ValueError(f"got {len(t)} true labels and {len(p)} predictions; pass one each")
+        k = max(
+            len(class_names) if class_names is not None else 0,
+            int(max(t.max(initial=-1), p.max(initial=-1))) + 1,
+        )
+        cm = np.zeros((k, k))
+        np.add.at(cm, (t, p), 1)
+    k = len(cm)
+    shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    names = [_name(i, class_names) for i in range(k)]
+    side = min(max(3.6, 0.45 * k + 1.8), 11.0)
+    fig = _new_figure(figsize=(side + 0.8, side))
+    ax = fig.subplots()
+    image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1.0 if normalize else max(shown.max(), 1))
+    label = "share of the true class" if normalize else "images"
+    fig.colorbar(image, ax=ax, shrink=0.8, label=label)
+    if k <= 15:
+        cut = (1.0 if normalize else max(shown.max(), 1)) / 2
+        for i in range(k):
+            for j in range(k):
+                if cm[i, j] == 0 and i != j:
+                    continue
+                text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if shown[i, j] > cut else "black",
+                )
+    ax.set_xticks(np.arange(k), names, rotation=45 if k > 12 else 0)
+    ax.set_yticks(np.arange(k), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title or ("Confusion matrix (row shares)" if normalize else "Confusion matrix"))
+    return fig
+
+
+def _one_vs_rest_axes(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Any]:
+    fig = _new_figure(figsize=(5.2, 4.4))
+    ax = fig.subplots()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(-0.01, 1.01)
+    ax.set_ylim(-0.01, 1.01)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    return fig, ax
+
+
+def roc_curves(
+    y_true: Any,
+    probs: Any,
+    *,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """One-vs-rest ROC curves, one per class, with each class's AUC in the legend.
+
+    Introduced in lesson 05 (evaluation-metrics). ``probs`` is ``(n, num_classes)``, e.g.
+    ``model.predict(X_test)``; class ``c``'s curve treats ``c`` as positive and every other
+    class as negative. Classes absent from ``y_true`` have no curve. The title gives the
+    macro-average AUC.
+
+    Example::
+
+        plots.roc_curves(y_test, model.predict(X_test), class_names=ds.class_names)
+    """
+    from sklearn.metrics import auc, roc_curve
+
+    p, y = _probabilities(probs, y_true)
+    fig, ax = _one_vs_rest_axes("", "false positive rate", "true positive rate (recall)")
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
+    aucs = []
+    for c in range(p.shape[1]):
+        positive = y == c
+        if positive.all() or not positive.any():
+            continue
+        fpr, tpr, _ = roc_curve(positive, p[:, c])
+        aucs.append(auc(fpr, tpr))
+        ax.plot(fpr, tpr, lw=1.3, label=f"{_name(c, class_names)} (AUC {aucs[-1]:.3f})")
+    ax.legend(fontsize=7, loc="lower right")
+    mean = f"macro AUC {np.mean(aucs):.3f}" if aucs else "no class has both outcomes"
+    ax.set_title(title or f"ROC one-vs-rest ({mean})")
+    return fig
+
+
+def pr_curves(
+    y_true: Any,
+    probs: Any,
+    *,
+    class_names: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """One-vs-rest precision-recall curves, one per class, with each average precision (AP).
+
+    Introduced in lesson 05 (evaluation-metrics); lesson 06 reads them on imbalanced data,
+    where they say more than ROC curves. A dotted line marks each class's share, the
+    precision of guessing.
+
+    Example::
+
+        plots.pr_curves(y_test, model.predict(X_test), class_names=ds.class_names)
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    p, y = _probabilities(probs, y_true)
+    fig, ax = _one_vs_rest_axes("", "recall", "precision")
+    aps = []
+    for c in range(p.shape[1]):
+        positive = y == c
+        if not positive.any():
+            continue
+        precision, recall, _ = precision_recall_curve(positive, p[:, c])
+        aps.append(average_precision_score(positive, p[:, c]))
+        (line,) = ax.step(
+            recall,
+            precision,
+            where="post",
+            lw=1.3,
+            label=f"{_name(c, class_names)} (AP {aps[-1]:.3f})",
+        )
+        ax.axhline(positive.mean(), color=line.get_color(), ls=":", lw=0.8)
+    ax.legend(fontsize=7, loc="lower left")
+    mean = f"mean AP {np.mean(aps):.3f}" if aps else "no positives"
+    ax.set_title(title or f"Precision-recall one-vs-rest ({mean})")
+    return fig
+
+
+def reliability(
+    y_true: Any,
+    probs: Any,
+    *,
+    bins: int = 10,
+    title: str | None = None,
+) -> Figure:
+    """A reliability diagram: how often the model is right at each level of confidence.
+
+    Introduced in lesson 05 (evaluation-metrics). The confidence of a prediction is its top
+    probability; predictions are grouped into ``bins`` equal-width confidence bins, and each
+    bar shows the accuracy in its bin. A calibrated model's bars sit on the diagonal; bars
+    below it mean overconfidence. The title gives the expected calibration error (ECE: the
+    bins' |accuracy - confidence| gaps, weighted by their share of predictions); the lower
+    panel shows how many predictions fall in each bin.
+
+    Example::
+
+        plots.reliability(y_test, model.predict(X_test))
+    """
+    p, y = _probabilities(probs, y_true)
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1; got {bins}")
+    confidence = p.max(axis=1)
+    correct = p.argmax(axis=1) == y
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    acc = np.bincount(which, weights=correct, minlength=bins) / np.maximum(counts, 1)
+    conf = np.bincount(which, weights=confidence, minlength=bins) / np.maximum(counts, 1)
+    ece = float(np.sum(counts * np.abs(acc - conf)) / max(len(y), 1))
+    fig = _new_figure(figsize=(4.8, 5.0))
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    centres = (edges[:-1] + edges[1:]) / 2
+    width = 1.0 / bins
+    used = counts > 0
+    top.bar(centres[used], acc[used], width=width * 0.95, color="#4c72b0", label="accuracy")
+    top.bar(
+        centres[used],
+        (conf - acc)[used],
+        bottom=acc[used],
+        width=width * 0.95,
+        color="none",
+        edgecolor=_WRONG,
+        hatch="//",
+        lw=0.8,
+        label="gap to confidence",
+    )
+    top.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+    top.set_ylim(0, 1.02)
+    top.set_ylabel("accuracy")
+    top.legend(fontsize=7, loc="upper left")
+    top.set_title(title or f"Reliability diagram (ECE {ece:.3f})")
+    bottom.bar(centres, counts, width=width * 0.95, color="grey")
+    bottom.set_yscale("symlog")
+    bottom.set_xlabel("confidence (top probability)")
+    bottom.set_ylabel("predictions")
+    bottom.set_xlim(0, 1)
+    return fig
+
+
+def coverage_accuracy(
+    curve: Mapping[str, Any],
+    *,
+    mark: float | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Accuracy on the accepted images against coverage, for a range of confidence thresholds.
+
+    Introduced in lesson 05 (evaluation-metrics), for the reject option. ``curve`` is what
+    ``course.metrics.reject_curve`` returns: a mapping with equal-length ``"threshold"``,
+    ``"coverage"`` and ``"accuracy"`` arrays. ``mark`` highlights one threshold (the nearest
+    one in the curve).
+
+    Example::
+
+        plots.coverage_accuracy(metrics.reject_curve(probs, y_test), mark=0.9)
+    """
+    try:
+        thr, cov, acc = (
+            np.asarray(curve[k], dtype=float) for k in ("threshold", "coverage", "accuracy")
+        )
+    except (KeyError, TypeError) as err:
+        raise ValueError(
+            "expected the mapping metrics.reject_curve(probs, y_true) returns, with "
+            "'threshold', 'coverage' and 'accuracy' arrays"
+        ) from err
+    if not len(thr) == len(cov) == len(acc):
+        raise ValueError("'threshold', 'coverage' and 'accuracy' must have the same length")
+    fig = _new_figure(figsize=(5.4, 3.6))
+    ax = fig.subplots()
+    ok = np.isfinite(acc)
+    ax.plot(cov[ok], acc[ok], color="#4c72b0", lw=1.5)
+    points = ax.scatter(cov[ok], acc[ok], c=thr[ok], cmap="viridis", s=14, zorder=3)
+    fig.colorbar(points, ax=ax, label="confidence threshold")
+    if mark is not None and ok.any():
+        i = int(np.argmin(np.where(ok, np.abs(thr - mark), np.inf)))
+        ax.scatter([cov[i]], [acc[i]], s=90, facecolor="none", edgecolor=_WRONG, lw=2, zorder=4)
+        ax.annotate(
+            f"threshold {thr[i]:.2f}\ncoverage {cov[i]:.2f}, accuracy {acc[i]:.3f}",
+            (cov[i], acc[i]),
+            textcoords="offset points",
+            xytext=(-10, -32),
+            ha="right",
+            fontsize=8,
+        )
+    ax.set_xlabel("coverage (share of images accepted)")
+    ax.set_ylabel("accuracy on accepted images")
+    ax.set_xlim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "Reject option: coverage vs accuracy")
     return fig
