@@ -1,14 +1,20 @@
-"""The real lessons: released in sync, solutions score full marks, stubs score zero.
+"""The real lessons: released in sync, solutions score full marks, stubs score zero, and the
+hidden tests tell a plausible wrong answer from a differently written correct one.
 
 Parametrised over every ``solutions/NN-*/`` folder, so a new lesson is covered automatically.
-All lessons are graded in one batch (test mode, two workers) by a module fixture.
+A lesson's answers live in ``tests/fixtures/answers/lesson_NN.py``: ``WRONG`` and
+``ALTERNATIVE`` map solution cells to code a student might write (all in one submission), and
+``MORE_WRONG`` / ``MORE_ALTERNATIVE`` list further ``(grade_id, code)`` pairs (one submission
+each). All submissions of all lessons are graded in one batch (test mode, two workers).
 """
 
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -29,14 +35,50 @@ def test_release_check_passes_for_the_repository(capsys):
     assert code == 0, capsys.readouterr().err
 
 
-def solved(source: dict, release: dict) -> dict:
-    """The student notebook with every solution cell answered as in the source."""
+def solved(source: dict, release: dict, replace: dict[str, str] | None = None) -> dict:
+    """The student notebook with every solution cell answered as in the source, except the
+    cells named in ``replace`` (grade_id -> code)."""
     release = copy.deepcopy(release)
     answers = {notebooks.grade_id(c): c["source"] for c in source["cells"]}
+    answers.update(replace or {})
     for cell in release["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("solution"):
             cell["source"] = answers[notebooks.grade_id(cell)]
     return release
+
+
+def answer_fixture(lesson: str) -> ModuleType | None:
+    """``tests/fixtures/answers/lesson_NN.py`` for lesson ``NN-...``, if there is one."""
+    try:
+        return importlib.import_module(f"fixtures.answers.lesson_{lesson[:2]}")
+    except ModuleNotFoundError:
+        return None
+
+
+def answer_submissions(lesson: str) -> dict[str, dict[str, str]]:
+    """Submission name -> the solution cells it answers differently (grade_id -> code)."""
+    module = answer_fixture(lesson)
+    if module is None:
+        return {}
+    subs = {"wrong": dict(module.WRONG), "alternative": dict(module.ALTERNATIVE)}
+    for kind in ("wrong", "alternative"):
+        for i, (gid, code) in enumerate(getattr(module, f"MORE_{kind.upper()}", [])):
+            subs[f"{kind}-{i + 1}"] = {gid: code}
+    return subs
+
+
+def test_every_exercise_has_a_wrong_and_an_alternative_answer():
+    """Every lesson has answer fixtures, and they cover every exercise both ways."""
+    for lesson in LESSONS:
+        module = answer_fixture(lesson)
+        assert module is not None, f"add tests/fixtures/answers/lesson_{lesson[:2]}.py"
+        source = notebooks.load(REPO / "solutions" / lesson / f"{lesson}.ipynb")
+        cells = {
+            notebooks.grade_id(c)
+            for c in source["cells"]
+            if c["metadata"].get("nbgrader", {}).get("solution")
+        }
+        assert set(module.WRONG) == cells and set(module.ALTERNATIVE) == cells, lesson
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +91,10 @@ def graded(tmp_path_factory):
         released = nbg.generate_assignment(REPO / "solutions", lesson, gen / lesson)
         student = notebooks.load(released / f"{lesson}.ipynb")
         source = notebooks.load(REPO / "solutions" / lesson / f"{lesson}.ipynb")
-        for who, nb in (("untouched", student), ("solution", solved(source, student))):
+        answered = {"untouched": student, "solution": solved(source, student)}
+        for who, replace in answer_submissions(lesson).items():
+            answered[who] = solved(source, student, replace)
+        for who, nb in answered.items():
             path = subs / who / lesson / f"{lesson}.ipynb"
             path.parent.mkdir(parents=True)
             path.write_text(json.dumps(nb), encoding="utf-8")
@@ -72,3 +117,30 @@ def test_untouched_release_scores_zero(graded, lesson):
     row = graded[("untouched", lesson)]
     assert row.status == "graded", row.reason
     assert all(score == 0 for score in row.scores.values()), row.scores
+
+
+def _test_of(solution_id: str) -> str:
+    return f"{solution_id}-tests"
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_plausible_wrong_answers_score_zero(graded, lesson):
+    for who, replace in answer_submissions(lesson).items():
+        if not who.startswith("wrong"):
+            continue
+        row = graded[(who, lesson)]
+        assert row.status == "graded", (who, row.reason)
+        for gid in replace:
+            test = _test_of(gid)
+            assert row.scores[test] == 0, f"{who}: the wrong answer to {gid} passed {test}"
+        others = {g: s for g, s in row.scores.items() if g not in map(_test_of, replace)}
+        assert others == {g: row.max_scores[g] for g in others}, (who, row.messages)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_differently_written_correct_answers_score_full_marks(graded, lesson):
+    for who in answer_submissions(lesson):
+        if who.startswith("alternative"):
+            row = graded[(who, lesson)]
+            assert row.status == "graded", (who, row.reason)
+            assert row.scores == row.max_scores, (who, row.messages)
