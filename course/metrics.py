@@ -11,10 +11,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["confusion", "most_confused", "reject_curve", "report"]
+__all__ = ["class_indices", "confusion", "most_confused", "reject_curve", "report"]
 
 
-def _labels(values: Any, name: str) -> np.ndarray:
+def class_indices(values: Any, name: str) -> np.ndarray:
+    """``values`` as a flat int64 array of class indices, or a ValueError a learner can act on.
+
+    Introduced in lesson 05 (evaluation-metrics), behind every metric and plot that takes
+    labels; ``name`` is the argument's name for the message.
+
+    Example::
+
+        y = metrics.class_indices(y_test, "y_test")
+    """
     arr = np.asarray(values)
     if arr.ndim == 2 and arr.shape[1] > 1:
         raise ValueError(
@@ -29,7 +38,7 @@ def _labels(values: Any, name: str) -> np.ndarray:
 
 
 def _pair(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    t, p = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    t, p = class_indices(y_true, "y_true"), class_indices(y_pred, "y_pred")
     if len(t) != len(p):
         raise ValueError(f"got {len(t)} true labels and {len(p)} predictions; pass one each")
     return t, p
@@ -174,7 +183,7 @@ def reject_curve(
         plots.coverage_accuracy(curve, mark=0.9)
     """
     p = np.asarray(probs, dtype=float)
-    y = _labels(y_true, "y_true")
+    y = class_indices(y_true, "y_true")
     if p.ndim != 2 or len(p) != len(y):
         raise ValueError(
             f"expected probs shaped (n, num_classes) with one row per label; got {p.shape} "

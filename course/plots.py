@@ -389,19 +389,11 @@ def compare_runs(
     return fig
 
 
-def _labels_1d(values: Any, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim == 2 and arr.shape[1] > 1:
-        raise ValueError(
-            f"expected {name} as class indices shaped (n,); got {arr.shape}. "
-            f"For probabilities or one-hot rows pass {name}.argmax(axis=1)"
-        )
-    return arr.reshape(-1).astype(np.int64)
-
-
 def _probabilities(probs: Any, y_true: Any) -> tuple[np.ndarray, np.ndarray]:
+    from course.metrics import class_indices
+
     p = np.asarray(probs, dtype=float)
-    y = _labels_1d(y_true, "y_true")
+    y = class_indices(y_true, "y_true")
     if p.ndim != 2:
         raise ValueError(
             f"expected probs shaped (n, num_classes), e.g. model.predict(X_test); got {p.shape}"
@@ -437,15 +429,11 @@ def confusion_matrix(
                 f"expected a square matrix, or y_true and y_pred; got an array shaped {cm.shape}"
             )
     else:
-        t, p = _labels_1d(y_true, "y_true"), _labels_1d(y_pred, "y_pred")
-        if len(t) != len(p):
-            raise ValueError(f"got {len(t)} true labels and {len(p)} predictions; pass one each")
-        k = max(
-            len(class_names) if class_names is not None else 0,
-            int(max(t.max(initial=-1), p.max(initial=-1))) + 1,
-        )
-        cm = np.zeros((k, k))
-        np.add.at(cm, (t, p), 1)
+        from course.metrics import confusion
+
+        cm = confusion(y_true, y_pred).astype(float)
+        if class_names is not None and len(class_names) > len(cm):  # classes never seen
+            cm = np.pad(cm, (0, len(class_names) - len(cm)))
     k = len(cm)
     shown = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     names = [_name(i, class_names) for i in range(k)]
