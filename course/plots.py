@@ -27,6 +27,7 @@ __all__ = [
     "pr_curves",
     "reliability",
     "coverage_accuracy",
+    "heatmaps",
 ]
 
 _RIGHT, _WRONG = "#1a7f37", "#cf222e"
@@ -63,6 +64,15 @@ def _display_range(image: np.ndarray) -> tuple[float, float]:
     if lo >= 0.0 and hi <= 1.0:
         return 0.0, 1.0
     return lo, hi if hi > lo else lo + 1.0  # standardised or arbitrary floats: stretch
+
+
+def _show_image(ax: Any, image: np.ndarray, **kwargs: Any) -> None:
+    lo, hi = _display_range(image)
+    if image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest", **kwargs)
+    else:
+        shown = np.clip((image.astype(np.float32) - lo) / (hi - lo), 0.0, 1.0)
+        ax.imshow(shown, interpolation="nearest", **kwargs)
 
 
 def _name(label: Any, class_names: Sequence[str] | None) -> str:
@@ -112,13 +122,7 @@ def image_grid(
         ax.axis("off")
         if i >= count:
             continue
-        image = arr[i]
-        lo, hi = _display_range(image)
-        if image.shape[-1] == 1:
-            ax.imshow(image[..., 0], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-        else:
-            shown = np.clip((image.astype(np.float32) - lo) / (hi - lo), 0.0, 1.0)
-            ax.imshow(shown, interpolation="nearest")
+        _show_image(ax, arr[i])
         if labels is not None and predictions is not None:
             true, pred = labels[i], predictions[i]
             color = _RIGHT if int(true) == int(pred) else _WRONG
@@ -669,4 +673,68 @@ def coverage_accuracy(
     ax.set_xlim(-0.02, 1.02)
     ax.grid(alpha=0.3)
     ax.set_title(title or "Reject option: coverage vs accuracy")
+    return fig
+
+
+def heatmaps(
+    images: Any,
+    maps: Any,
+    *,
+    masks: Any = None,
+    labels: Any = None,
+    class_names: Sequence[str] | None = None,
+    n: int = 6,
+    alpha: float = 0.5,
+    title: str | None = None,
+    size: float = 1.7,
+) -> Figure:
+    """Heat maps laid over their images: one row per image, one column per method.
+
+    Introduced in lesson 08 (interpretability). ``maps`` is one ``(n, h, w)`` array or a dict
+    ``{"Grad-CAM": cams, "saliency": sal, ...}`` of them. With ``masks`` (the objects' pixels,
+    as ``data.load("shapes").masks`` gives), each panel outlines the object in white and marks
+    the map's peak with a cross: green when it falls on the object (a pointing-game hit), red
+    when not.
+
+    Example::
+
+        plots.heatmaps(X[:4], {"Grad-CAM": explain.grad_cam(model, X[:4])}, masks=masks[:4])
+    """
+    arr = _as_images(images)
+    named = dict(maps) if isinstance(maps, Mapping) else {"heat map": maps}
+    count = min(n, len(arr))
+    columns = {}
+    for name, values in named.items():
+        values = np.asarray(values, dtype=float)
+        if values.ndim != 3 or values.shape[0] < count or values.shape[1:] != arr.shape[1:3]:
+            raise ValueError(
+                f"{name}: expected heat maps shaped (n, h, w) = ({len(arr)}, "
+                f"{arr.shape[1]}, {arr.shape[2]}) like the images; got {values.shape}"
+            )
+        columns[name] = values
+    objects = None if masks is None else np.asarray(masks).astype(bool)
+    if objects is not None and (objects.shape[1:] != arr.shape[1:3] or len(objects) < count):
+        raise ValueError(f"expected masks shaped (n, h, w) like the images; got {objects.shape}")
+    ncols = 1 + len(columns)
+    fig = _new_figure(figsize=(size * ncols, size * count + (0.4 if title else 0.1)))
+    axes = fig.subplots(count, ncols, squeeze=False)
+    for i in range(count):
+        axes[i, 0].axis("off")
+        _show_image(axes[i, 0], arr[i])
+        if labels is not None:
+            axes[i, 0].set_title(_name(labels[i], class_names), fontsize=9)
+        for j, (name, values) in enumerate(columns.items(), start=1):
+            ax = axes[i, j]
+            ax.axis("off")
+            _show_image(ax, arr[i])
+            ax.imshow(values[i], cmap="jet", alpha=alpha, interpolation="bilinear")
+            if objects is not None:
+                ax.contour(objects[i], levels=[0.5], colors="white", linewidths=0.8)
+                row, col = np.unravel_index(np.argmax(values[i]), values[i].shape)
+                hit = bool(objects[i][row, col])
+                ax.plot(col, row, "x", color=_RIGHT if hit else _WRONG, ms=8, mew=2.5)
+            if i == 0:
+                ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title)
     return fig
