@@ -54,6 +54,11 @@ def _normalise(maps: np.ndarray) -> np.ndarray:
     return (maps / np.where(peak > 0, peak, 1.0)[:, None, None]).astype(np.float32)
 
 
+def _entry(model: Any) -> Any:
+    """The model's input tensor(s) as a new model should take them (one tensor when one)."""
+    return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
 def _tensorflow() -> Any:
     import keras
 
@@ -102,7 +107,7 @@ def saliency(model: Any, images: Any, class_index: Any = None) -> np.ndarray:
     tf = _tensorflow()
     x = tf.convert_to_tensor(_batch(images))
     head, to_scores = _score_head(model)
-    probe = keras.Model(model.inputs, head)
+    probe = keras.Model(_entry(model), head)
     with tf.GradientTape() as tape:
         tape.watch(x)
         scores = to_scores(probe(x, training=False))
@@ -163,7 +168,7 @@ def grad_cam(model: Any, images: Any, layer: Any = None, class_index: Any = None
     elif isinstance(layer, str):
         layer = model.get_layer(layer)
     head, to_scores = _score_head(model)
-    probe = keras.Model(model.inputs, [layer.output, head])
+    probe = keras.Model(_entry(model), [layer.output, head])
     with tf.GradientTape() as tape:
         maps, out = probe(x, training=False)
         tape.watch(maps)

@@ -28,6 +28,7 @@ __all__ = [
     "reliability",
     "coverage_accuracy",
     "heatmaps",
+    "grouped_bars",
 ]
 
 _RIGHT, _WRONG = "#1a7f37", "#cf222e"
@@ -737,4 +738,42 @@ def heatmaps(
                 ax.set_title(name, fontsize=9)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def grouped_bars(
+    values: Mapping[str, Mapping[str, float]],
+    *,
+    ylabel: str = "",
+    reference: tuple[float, str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Bars of a small results table: categories along the x-axis, one colour per series.
+
+    Introduced in lesson 08 (interpretability) for pointing-game scores of a trained and an
+    untrained model; any ``{series: {category: value}}`` table works, e.g. a metric per method.
+    ``reference=(value, label)`` draws a dashed line, such as the score of a random guess.
+
+    Example::
+
+        plots.grouped_bars({"trained": {"Grad-CAM": 0.9}, "untrained": {"Grad-CAM": 0.3}})
+    """
+    series = {name: dict(row) for name, row in values.items()}
+    if not series or not any(series.values()):
+        raise ValueError("grouped_bars needs a table {series: {category: value}} with values")
+    categories = list(dict.fromkeys(c for row in series.values() for c in row))
+    fig = _new_figure(figsize=(max(4.0, 0.5 * len(categories) * len(series) + 2.0), 3.2))
+    ax = fig.subplots()
+    width = 0.8 / len(series)
+    x = np.arange(len(categories))
+    for j, (name, row) in enumerate(series.items()):
+        heights = [row.get(c, np.nan) for c in categories]
+        bars = ax.bar(x + (j - (len(series) - 1) / 2) * width, heights, width=width, label=name)
+        ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=1)
+    if reference is not None:
+        ax.axhline(reference[0], color="grey", ls="--", lw=1, label=reference[1])
+    ax.set_xticks(x, categories)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "")
     return fig

@@ -93,3 +93,15 @@ def test_learning_curves_reject_what_is_not_a_history():
         plots.learning_curves([0.1, 0.2])
     with pytest.raises(ValueError, match="has no"):
         plots.learning_curves({"loss": [1.0]}, metrics=["accuracy"])
+
+
+def test_grouped_bars_draws_one_bar_per_series_and_category_with_a_reference_line():
+    table = {"trained": {"Grad-CAM": 0.9, "saliency": 0.8}, "untrained": {"Grad-CAM": 0.3}}
+    fig = plots.grouped_bars(table, reference=(0.25, "random"), ylabel="score")
+    ax = fig.axes[0]
+    heights = sorted(round(p.get_height(), 2) for p in ax.patches if not np.isnan(p.get_height()))
+    assert heights == [0.3, 0.8, 0.9]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["Grad-CAM", "saliency"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["random", "trained", "untrained"]
+    with pytest.raises(ValueError, match="series"):
+        plots.grouped_bars({})
