@@ -772,7 +772,10 @@ def grouped_bars(
         ax.bar_label(bars, fmt="%.2f", fontsize=8, padding=1)
     if reference is not None:
         ax.axhline(reference[0], color="grey", ls="--", lw=1, label=reference[1])
-    ax.set_xticks(x, categories)
+    if len(categories) > 4:  # long names side by side would overlap
+        ax.set_xticks(x, categories, rotation=30, ha="right")
+    else:
+        ax.set_xticks(x, categories)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     ax.set_title(title or "")
