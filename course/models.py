@@ -1,19 +1,37 @@
-"""Reference models the lessons build on: the course's small CNN for digits and friends.
+"""Reference models the lessons build on: the course's small CNN and its pretrained backbone.
 
 Introduced in lesson 04 (training), which ends by building and training :func:`digits_cnn`;
 lesson 05 and later lessons reuse it, and ``bench/digits.py`` compares it with scikit-learn's
-classifiers. Keras is imported only when a function here runs, so ``import course.models`` is
-cheap.
+classifiers. Lesson 07 (transfer-learning) loads :func:`pretrained_backbone`, whose weights ship
+in ``course/assets/`` (``course pretrain`` regenerates them). Keras is imported only when a
+function here runs, so ``import course.models`` is cheap.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["augmentation", "digits_cnn", "fit_reference"]
+__all__ = [
+    "BACKBONE_CARD",
+    "BACKBONE_INPUT",
+    "BACKBONE_WEIGHTS",
+    "augmentation",
+    "backbone_card",
+    "digits_cnn",
+    "backbone",
+    "fit_reference",
+    "pretrained_backbone",
+]
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+BACKBONE_WEIGHTS = ASSETS / "backbone.weights.h5"
+BACKBONE_CARD = ASSETS / "backbone.json"
+BACKBONE_INPUT = (32, 32, 1)
 
 
 def augmentation(*, rotation: float = 0.04, shift: float = 0.08, zoom: float = 0.1) -> Any:
@@ -210,3 +228,110 @@ def fit_reference(
         verbose=verbose,
     )
     return model, history
+
+
+def _standardize() -> Any:
+    """A layer that standardises each image on its own: minus its mean, over its std."""
+    import keras
+
+    class Standardize(keras.layers.Layer):
+        def call(self, x: Any) -> Any:
+            mean = keras.ops.mean(x, axis=(1, 2, 3), keepdims=True)
+            std = keras.ops.std(x, axis=(1, 2, 3), keepdims=True)
+            return (x - mean) / (std + 1e-6)
+
+    return Standardize(name="standardize")
+
+
+def backbone(*, bn_momentum: float = 0.9, name: str = "backbone") -> Any:
+    """The architecture of the course's pretrained backbone: a 32x32 grey image -> 128 features.
+
+    Introduced in lesson 07 (transfer-learning). Each image is first standardised on its own
+    (lesson 08 explains why: colour and brightness say nothing about a shape), then two blocks
+    of two 3x3 convolutions (32, then 64 filters) with batch norm and ReLU, each followed by max
+    pooling, a 3x3 convolution with 128 filters, and global average pooling (the layer named
+    ``embedding``). With fresh random weights it is the "from scratch" twin of
+    :func:`pretrained_backbone`.
+
+    Example::
+
+        scratch = models.backbone()        # random weights, same layers
+    """
+    import keras
+
+    layers = keras.layers
+    inputs = keras.Input(shape=BACKBONE_INPUT, name="image")
+    x = _standardize()(inputs)
+    for block, width in enumerate((32, 64), start=1):
+        for conv in (1, 2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False,
+                              name=f"block{block}_conv{conv}")(x)  # fmt: skip
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{block}_bn{conv}")(x)
+            x = layers.ReLU(name=f"block{block}_relu{conv}")(x)
+        x = layers.MaxPooling2D(name=f"block{block}_pool")(x)
+    x = layers.Conv2D(128, 3, padding="same", use_bias=False, name="block3_conv1")(x)
+    x = layers.BatchNormalization(momentum=bn_momentum, name="block3_bn1")(x)
+    x = layers.ReLU(name="block3_relu1")(x)
+    outputs = layers.GlobalAveragePooling2D(name="embedding")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def backbone_card() -> dict[str, Any]:
+    """What the shipped backbone was trained on and how well: the JSON next to its weights.
+
+    Introduced in lesson 07 (transfer-learning). Written by ``course pretrain``.
+
+    Example: ``models.backbone_card()["held_out_accuracy"]``
+    """
+    if not BACKBONE_CARD.is_file():
+        raise FileNotFoundError(
+            f"the pretrained backbone's card {BACKBONE_CARD} is missing; "
+            "regenerate the backbone with `course pretrain`"
+        )
+    return json.loads(BACKBONE_CARD.read_text(encoding="utf-8"))
+
+
+def pretrained_backbone(
+    input_shape: tuple[int, int, int] = BACKBONE_INPUT, *, trainable: bool = False
+) -> Any:
+    """The course's backbone with its pretrained weights, for images shaped ``input_shape``.
+
+    Introduced in lesson 07 (transfer-learning). The weights come from ``course/assets/``
+    (trained by ``course pretrain`` on generated shapes of four *other* classes, see
+    :func:`backbone_card`), so nothing is downloaded. Images are floats in 0-1; the model
+    standardises each one, turns colour images grey and resizes other sizes to 32x32 itself.
+    Frozen (``trainable=False``) by default.
+
+    Example::
+
+        base = models.pretrained_backbone(X_train.shape[1:])
+        features = base.predict(X_train)          # (n, 128)
+    """
+    import keras
+
+    if not BACKBONE_WEIGHTS.is_file():
+        raise FileNotFoundError(
+            f"the pretrained backbone {BACKBONE_WEIGHTS} is missing; "
+            "regenerate it with `course pretrain` (a few minutes on a laptop CPU)"
+        )
+    base = backbone()
+    base.load_weights(BACKBONE_WEIGHTS)
+    shape = tuple(int(s) for s in input_shape)
+    if shape == BACKBONE_INPUT:
+        base.trainable = trainable
+        return base
+    if len(shape) != 3 or shape[-1] not in (1, 3):
+        raise ValueError(f"input_shape must be (height, width, 1 or 3); got {shape}")
+    layers = keras.layers
+    inputs = keras.Input(shape=shape, name="image")
+    x = inputs
+    if shape[-1] == 3:  # the backbone saw grey images: average the channels
+        to_grey = layers.Conv2D(1, 1, use_bias=False, trainable=False, name="to_grey")
+        x = to_grey(x)
+        to_grey.set_weights([np.full((1, 1, 3, 1), 1 / 3, dtype=np.float32)])
+    if shape[:2] != BACKBONE_INPUT[:2]:
+        x = layers.Resizing(*BACKBONE_INPUT[:2], name="to_32x32")(x)
+    outputs = base(x)
+    model = keras.Model(inputs, outputs, name="pretrained_backbone_wrapper")
+    base.trainable = trainable
+    return model

@@ -187,24 +187,53 @@ def class_distribution(
     return fig
 
 
+def _phases(history: Any) -> tuple[dict[str, list], list[tuple[str, int]]]:
+    """One log from a History, its dict, or a mapping of named phases run one after another."""
+
+    def logs_of(h: Any) -> Any:
+        return getattr(h, "history", h)
+
+    if (
+        isinstance(history, Mapping)
+        and history
+        and all(isinstance(logs_of(v), Mapping) for v in history.values())
+    ):
+        merged: dict[str, list] = {}
+        starts, done = [], 0
+        for name, phase in history.items():
+            logs = logs_of(phase)
+            length = max((len(v) for v in logs.values()), default=0)
+            for key, values in logs.items():
+                merged.setdefault(key, [np.nan] * done)
+                merged[key] += list(values)
+            for values in merged.values():
+                values += [np.nan] * (done + length - len(values))
+            starts.append((str(name), done))
+            done += length
+        return merged, starts
+    return logs_of(history), []
+
+
 def learning_curves(
     history: Any, *, metrics: Sequence[str] | None = None, title: str | None = None
 ) -> Figure:
     """Training and validation curves, one panel per metric, from a Keras ``History``.
 
     Introduced in lesson 01 (data-preprocessing); lesson 04 reads them to diagnose under- and
-    overfitting. Accepts the ``History`` returned by ``model.fit`` or its ``.history`` dict.
+    overfitting. Accepts the ``History`` returned by ``model.fit`` or its ``.history`` dict, or
+    a dict of named phases trained one after another, such as ``{"frozen": h1, "fine-tuned":
+    h2}`` (lesson 07): their epochs are joined, with a dashed line where each phase starts.
 
     Example::
 
         history = model.fit(train_ds, validation_data=val_ds, epochs=10)
         plots.learning_curves(history)
     """
-    logs = getattr(history, "history", history)
+    logs, starts = _phases(history)
     if not isinstance(logs, Mapping) or not logs:
         raise ValueError(
-            "expected a Keras History (what model.fit returns) or its .history dict; "
-            f"got {type(history).__name__}"
+            "expected a Keras History (what model.fit returns), its .history dict, or a dict "
+            f"of them by phase; got {type(history).__name__}"
         )
     if metrics is None:
         metrics = [k for k in logs if not k.startswith("val_") and k != "learning_rate"]
@@ -225,6 +254,10 @@ def learning_curves(
                 ms=3,
                 label="validation",
             )
+        for name, start in starts:
+            ax.axvline(start + 0.5, color="grey", ls="--", lw=1)
+            ax.annotate(name, (start + 0.7, 1.0), xycoords=("data", "axes fraction"),
+                        va="top", fontsize=8, color="grey")  # fmt: skip
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.grid(alpha=0.3)

@@ -105,3 +105,15 @@ def test_grouped_bars_draws_one_bar_per_series_and_category_with_a_reference_lin
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["random", "trained", "untrained"]
     with pytest.raises(ValueError, match="series"):
         plots.grouped_bars({})
+
+
+def test_learning_curves_join_phases_and_mark_where_each_starts():
+    frozen = {"loss": [2.0, 1.0, 0.8], "val_loss": [2.1, 1.2, 1.0]}
+    tuned = {"loss": [0.5, 0.4], "val_loss": [0.9, 0.85]}
+    fig = plots.learning_curves({"frozen": frozen, "fine-tuned": tuned})
+    ax = fig.axes[0]
+    train, val = (line.get_ydata() for line in ax.lines[:2])
+    assert list(train) == [2.0, 1.0, 0.8, 0.5, 0.4] and list(val) == [2.1, 1.2, 1.0, 0.9, 0.85]
+    assert [t.get_text() for t in ax.texts] == ["frozen", "fine-tuned"]
+    starts = sorted(line.get_xdata()[0] for line in ax.lines[2:])
+    assert starts == [0.5, 3.5]
