@@ -65,6 +65,21 @@ def _is_cached(name: str) -> bool:
     return all((data.cache_dir() / f.filename).is_file() for f in data.info(name).files)
 
 
+def _backbone_status() -> str:
+    from course import models
+
+    try:
+        card = models.backbone_card()
+    except FileNotFoundError:
+        return "missing: run `course pretrain`"
+    if not models.BACKBONE_WEIGHTS.is_file():
+        return "weights missing: run `course pretrain`"
+    return (
+        f"{models.BACKBONE_WEIGHTS.name}, held-out accuracy {card['held_out_accuracy']} on "
+        f"{', '.join(card['classes'])}"
+    )
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     import course
     from course import data
@@ -90,6 +105,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             cached.append(f"{name} ({'cached' if _is_cached(name) else 'needs download'})")
     rows.append(("download datasets", ", ".join(cached)))
     rows.append(("data cache", str(data.cache_dir())))
+    rows.append(("pretrained backbone", _backbone_status()))
     tfs = shutil.which("tensorflow_model_server")
     rows.append(("tensorflow_model_server", tfs or "not on PATH"))
     rows.append(("docker", _docker_engine()))

@@ -16,6 +16,14 @@ FIXTURE = Path(__file__).parent / "fixtures" / "grading"
 LESSON = "99-fixture"
 
 
+def check(course: Path) -> int:
+    """``autograder release --check`` on a course folder; its exit code."""
+    return main(
+        ["release", "--check", "--source", str(course / "solutions"),
+         "--release", str(course / "lessons")]
+    )  # fmt: skip
+
+
 @pytest.fixture
 def course(tmp_path):
     """A temporary copy of the fixture's solutions/ and lessons/."""
@@ -81,19 +89,7 @@ def test_release_is_idempotent_and_canonical(course):
 
 @pytest.mark.slow
 def test_check_passes_when_in_sync(course, capsys):
-    assert (
-        main(
-            [
-                "release",
-                "--check",
-                "--source",
-                str(course / "solutions"),
-                "--release",
-                str(course / "lessons"),
-            ]
-        )
-        == 0
-    )
+    assert check(course) == 0
     assert "in sync" in capsys.readouterr().out
 
 
@@ -106,19 +102,7 @@ def test_check_finds_a_stale_lesson_and_changes_nothing(course, capsys):
     (course / "lessons" / "98-orphan").mkdir()
     (course / "lessons" / "98-orphan" / "98-orphan.ipynb").write_text("{}")
     before = {p: p.read_bytes() for p in course.rglob("*") if p.is_file()}
-    assert (
-        main(
-            [
-                "release",
-                "--check",
-                "--source",
-                str(course / "solutions"),
-                "--release",
-                str(course / "lessons"),
-            ]
-        )
-        == 1
-    )
+    assert check(course) == 1
     err = capsys.readouterr().err
     assert f"lessons/{LESSON}/{LESSON}.ipynb: stale" in err
     assert "lessons/98-orphan: lesson has no source" in err

@@ -37,6 +37,7 @@ def test_doctor_reports_devices_datasets_and_serving():
     assert done.returncode == 0, done.stderr
     for line in ("devices", "offline datasets", "tensorflow_model_server", "docker"):
         assert line in done.stdout
+    assert "backbone.weights.h5, held-out accuracy" in done.stdout
     assert done.stderr == ""
 
 
