@@ -229,6 +229,50 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from course.serving import launcher
+
+    choices = launcher.available_backends()
+    backend = choices[0] if args.backend == "auto" else args.backend
+    if backend not in choices:
+        print(f"course serve: {backend} is not available here (found: {', '.join(choices)})")
+        return 2
+    if not (args.model_base_path or args.model_config_file):
+        print("course serve: give --model_base_path DIR [--model_name NAME] or "
+              "--model_config_file FILE")
+        return 2
+    flags = [f"--rest_api_port={args.rest_api_port}",
+             f"--file_system_poll_wait_seconds={args.file_system_poll_wait_seconds:g}"]
+    if args.model_config_file:
+        flags.append(f"--model_config_file={Path(args.model_config_file).resolve()}")
+    else:
+        flags += [f"--model_name={args.model_name}",
+                  f"--model_base_path={Path(args.model_base_path).resolve()}"]
+    if args.enable_batching:
+        flags.append("--enable_batching")
+        if args.batching_parameters_file:
+            flags.append(f"--batching_parameters_file={Path(args.batching_parameters_file).resolve()}")
+    if backend == "dev":
+        from course.serving import server
+
+        print("course serve: no tensorflow_model_server or Docker engine here; starting the "
+              "course's TF-Serving-compatible development server (Ctrl-C stops it)", flush=True)
+        return server.main(flags)
+    if backend == "docker":
+        if args.model_config_file:
+            print("course serve: with Docker, pass --model_base_path and --model_name (mount "
+                  "a config yourself: see lesson 09)")
+            return 2
+        command = launcher.docker_command(args.model_base_path, args.model_name,
+                                          args.rest_api_port).split()
+        print(f"course serve: starting TF Serving in Docker: {' '.join(command)}", flush=True)
+        return subprocess.call(command)
+    binary = shutil.which("tensorflow_model_server") or "tensorflow_model_server"
+    print(f"course serve: starting TF Serving ({binary})", flush=True)
+    os.execv(binary, [binary, f"--port={launcher.free_port()}", *flags])
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="course", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -271,6 +315,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1, help="seed of the source images and weights")
     p.add_argument("--out", help="output folder (default: course/assets/, the shipped copy)")
     p.set_defaults(func=cmd_pretrain)
+    p = sub.add_parser(
+        "serve",
+        help="serve SavedModels over TF Serving's REST API (real TF Serving if present)",
+        description="Starts tensorflow_model_server when it is on PATH, else TF Serving in "
+        "Docker when an engine answers, else the course's development server; the flags are "
+        "tensorflow_model_server's.",
+    )
+    p.add_argument("--model_base_path", help="folder holding numeric version folders")
+    p.add_argument("--model_name", default="default")
+    p.add_argument("--model_config_file", help="a models.config (several models, labels)")
+    p.add_argument("--rest_api_port", type=int, default=8501)
+    p.add_argument("--enable_batching", action="store_true")
+    p.add_argument("--batching_parameters_file")
+    p.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
+    p.add_argument("--backend", choices=["auto", "tensorflow_model_server", "docker", "dev"],
+                   default="auto")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 
