@@ -28,11 +28,11 @@ __all__ = [
 ]
 
 _LAZY = {
-    "BYTES_SIGNATURE": "course.serving.export",
-    "DEFAULT_SIGNATURE": "course.serving.export",
-    "export": "course.serving.export",
-    "next_version": "course.serving.export",
-    "versions": "course.serving.export",
+    "BYTES_SIGNATURE": "course.serving.savedmodel",
+    "DEFAULT_SIGNATURE": "course.serving.savedmodel",
+    "export": "course.serving.savedmodel",
+    "next_version": "course.serving.savedmodel",
+    "versions": "course.serving.savedmodel",
     "Client": "course.serving.client",
     "encode_image": "course.serving.client",
     "start": "course.serving.launcher",

@@ -340,8 +340,7 @@ def _handlers() -> tuple[type, type, type]:
                     servable = repo.resolve(model, v, lab)
                     self.send_json(200, _metadata_json(servable))
                 else:
-                    if v is None and lab is not None:
-                        v = repo.resolve(model, None, lab).version
+                    # As TF Serving: a label is ignored here and every version is listed.
                     self.send_json(200, _status_json(model, repo.status(model, v)))
             except ServingError as error:
                 self.send_error_json(error)
