@@ -114,7 +114,8 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_rows(farm):
     metrics = requests.get(server.url + "/monitoring/prometheus/metrics", timeout=10).text
     values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
               if line.startswith("course_serving_batch_size_")}
-    calls, examples = values["course_serving_batch_size_count"], values["course_serving_batch_size_sum"]
+    calls = values["course_serving_batch_size_count"]
+    examples = values["course_serving_batch_size_sum"]
     assert examples / calls > 1.5, f"{examples:.0f} examples in {calls:.0f} model calls"
 
 
