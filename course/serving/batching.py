@@ -9,13 +9,11 @@ concurrency rises several-fold (``bench/serving.py`` measures it).
 
 from __future__ import annotations
 
-import queue
+import asyncio
 import re
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -72,122 +70,118 @@ def read_batching_parameters(path: str | Path) -> BatchingParameters:
 class _Task:
     arrays: Arrays
     size: int
-    key: tuple
-    future: Future = field(default_factory=Future)
+    future: asyncio.Future
 
 
 class Batcher:
-    """Queue requests for ``run`` and execute them in batches; ``submit`` returns a Future.
+    """Collect predict requests on the server's event loop and run them in batches.
 
-    ``run(arrays) -> arrays`` must accept any batch size in dimension 0. Requests join a batch
-    only with others of the same inner shapes and dtypes; a request larger than
-    ``max_batch_size`` runs alone. If a merged batch fails, its requests are retried one by one
-    so a bad request fails alone.
+    ``await batcher.submit(arrays)`` returns that request's rows of the outputs. A request
+    waits at most ``batch_timeout_micros`` for others with the same inner shapes and dtypes;
+    a batch goes as soon as it holds ``max_batch_size`` examples. At most
+    ``num_batch_threads`` batches run at once (in ``executor``); while they run, the next
+    batch fills, so under load batches are full without waiting. More than
+    ``max_enqueued_batches`` batches waiting is answered 503 (UNAVAILABLE), as TF Serving does.
+    A request larger than ``max_batch_size`` runs alone; if a merged batch fails, its requests
+    are retried one by one so that a bad request fails alone.
+
+    ``run(arrays) -> arrays`` must accept any batch size in dimension 0. Collection happens on
+    the event loop (no thread hand-off per request); only whole batches cross to a thread.
     """
 
     def __init__(self, run: Callable[[Arrays], Arrays], params: BatchingParameters,
+                 executor: Executor | None = None,
                  on_batch: Callable[[int], None] | None = None):
         self.run = run
         self.params = params
+        self.executor = executor
         self.on_batch = on_batch
-        self._queue: queue.Queue[_Task | None] = queue.Queue(
-            maxsize=params.max_enqueued_batches * params.max_batch_size
-        )
-        self._lock = threading.Lock()
-        self._closed = False
-        self._threads = [
-            threading.Thread(target=self._work, name=f"batch-{i}", daemon=True)
-            for i in range(params.num_batch_threads)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._pending: dict[tuple, list[_Task]] = {}
+        self._sizes: dict[tuple, int] = {}
+        self._timers: dict[tuple, asyncio.TimerHandle] = {}
+        self._slots: asyncio.Semaphore | None = None
+        self._waiting = 0
 
-    def submit(self, arrays: Arrays) -> Future:
+    async def submit(self, arrays: Arrays) -> Arrays:
+        loop = asyncio.get_running_loop()
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.params.num_batch_threads)
         sizes = {a.shape[0] if a.ndim else 1 for a in arrays.values()}
         size = max(sizes)
+        task = _Task(arrays, size, loop.create_future())
+        if len(sizes) != 1 or size >= self.params.max_batch_size:
+            self._start([task])
+            return await task.future
         key = tuple(sorted((n, a.shape[1:], a.dtype.str) for n, a in arrays.items()))
-        task = _Task(arrays, size, key if len(sizes) == 1 else ("alone", id(arrays)))
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the batcher is closed")
-        try:
-            self._queue.put_nowait(task)
-        except queue.Full:
+        if self._sizes.get(key, 0) + size > self.params.max_batch_size:
+            self._flush(key)
+        self._pending.setdefault(key, []).append(task)
+        self._sizes[key] = self._sizes.get(key, 0) + size
+        if self._sizes[key] >= self.params.max_batch_size:
+            self._flush(key)
+        elif key not in self._timers:
+            self._timers[key] = loop.call_later(
+                self.params.batch_timeout_micros / 1e6, self._flush, key
+            )
+        return await task.future
+
+    def _flush(self, key: tuple) -> None:
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        tasks = self._pending.pop(key, [])
+        self._sizes.pop(key, None)
+        if tasks:
+            self._start(tasks)
+
+    def _start(self, tasks: list[_Task]) -> None:
+        if self._waiting >= self.params.max_enqueued_batches:
             from course.serving.protocol import ServingError
 
-            raise ServingError("The batch scheduling queue is full", "UNAVAILABLE") from None
-        return task.future
+            error = ServingError("The batch scheduling queue is full", "UNAVAILABLE")
+            for task in tasks:
+                if not task.future.done():
+                    task.future.set_exception(error)
+            return
+        self._waiting += 1
+        asyncio.get_running_loop().create_task(self._execute(tasks))
 
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
-        for _ in self._threads:
-            self._queue.put(None)
-        for thread in self._threads:
-            thread.join(timeout=5)
+    async def _call(self, arrays: Arrays) -> Arrays:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.run, arrays)
 
-    def _collect(self, first: _Task) -> tuple[list[_Task], list[_Task]]:
-        batch, others, total = [first], [], first.size
-        if first.size >= self.params.max_batch_size or first.key[0] == "alone":
-            return batch, others
-        deadline = time.monotonic() + self.params.batch_timeout_micros / 1e6
-        while total < self.params.max_batch_size:
-            left = deadline - time.monotonic()
-            try:
-                task = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if task is None:
-                self._queue.put(None)  # let the other workers see the stop signal too
-                break
-            if task.key == first.key and total + task.size <= self.params.max_batch_size:
-                batch.append(task)
-                total += task.size
-            else:
-                others.append(task)
-                if total + task.size > self.params.max_batch_size and task.key == first.key:
-                    break
-        return batch, others
-
-    def _work(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
+    async def _execute(self, tasks: list[_Task]) -> None:
+        assert self._slots is not None
+        async with self._slots:
+            self._waiting -= 1
+            if len(tasks) == 1:
+                await self._run_alone(tasks[0])
                 return
-            batch, others = self._collect(first)
-            self._execute(batch)
-            for task in others:  # a different shape: run it now rather than requeue behind
-                self._execute([task])
+            names = list(tasks[0].arrays)
+            merged = {n: np.concatenate([t.arrays[n] for t in tasks]) for n in names}
+            try:
+                outputs = await self._call(merged)
+            except Exception:
+                for task in tasks:
+                    await self._run_alone(task)
+                return
+            if self.on_batch:
+                self.on_batch(sum(t.size for t in tasks))
+            start = 0
+            for task in tasks:
+                stop = start + task.size
+                if not task.future.done():
+                    task.future.set_result({n: v[start:stop] for n, v in outputs.items()})
+                start = stop
 
-    def _execute(self, batch: list[_Task]) -> None:
-        live = [t for t in batch if t.future.set_running_or_notify_cancel()]
-        if not live:
-            return
-        if len(live) == 1:
-            self._run_alone(live[0])
-            return
-        names = list(live[0].arrays)
-        merged = {n: np.concatenate([t.arrays[n] for t in live]) for n in names}
+    async def _run_alone(self, task: _Task) -> None:
         try:
-            outputs = self.run(merged)
-        except Exception:
-            for task in live:
-                self._run_alone(task)
-            return
-        if self.on_batch:
-            self.on_batch(sum(t.size for t in live))
-        start = 0
-        for task in live:
-            stop = start + task.size
-            task.future.set_result({n: v[start:stop] for n, v in outputs.items()})
-            start = stop
-
-    def _run_alone(self, task: _Task) -> None:
-        try:
-            outputs = self.run(task.arrays)
-        except BaseException as exc:  # delivered to the request that caused it
-            task.future.set_exception(exc)
+            outputs = await self._call(task.arrays)
+        except Exception as exc:  # delivered to the request that caused it
+            if not task.future.done():
+                task.future.set_exception(exc)
             return
         if self.on_batch:
             self.on_batch(task.size)
-        task.future.set_result(outputs)
+        if not task.future.done():
+            task.future.set_result(outputs)
