@@ -108,7 +108,12 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     rows.append(("pretrained backbone", _backbone_status()))
     tfs = shutil.which("tensorflow_model_server")
     rows.append(("tensorflow_model_server", tfs or "not on PATH"))
-    rows.append(("docker", _docker_engine()))
+    docker = _docker_engine()
+    rows.append(("docker", docker))
+    serve_with = ("TF Serving" if tfs else "TF Serving in Docker"
+                  if docker.startswith("engine") else
+                  "the course's TF-Serving-compatible development server")
+    rows.append(("course serve starts", serve_with))
     try:
         root = lesson_mod.repo_root()
         rows.append(("course folder", str(root)))
