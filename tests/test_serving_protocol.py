@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -76,16 +77,35 @@ def test_batcher_merges_concurrent_requests_and_isolates_a_failing_one():
             raise ValueError("negative")
         return {"y": x * 2}
 
-    batcher = Batcher(run, BatchingParameters(max_batch_size=8, batch_timeout_micros=50_000,
-                                              num_batch_threads=1))
-    futures = [batcher.submit({"x": np.full((1, 2), i, np.float32)}) for i in range(6)]
-    bad = batcher.submit({"x": np.full((1, 2), -1, np.float32)})
-    results = [f.result(timeout=5)["y"] for f in futures]
-    assert [r[0, 0] for r in results] == [0, 2, 4, 6, 8, 10]
-    with pytest.raises(ValueError, match="negative"):
-        bad.result(timeout=5)
+    async def main():
+        batcher = Batcher(run, BatchingParameters(max_batch_size=8, batch_timeout_micros=50_000,
+                                                  num_batch_threads=1))
+        requests = [batcher.submit({"x": np.full((1, 2), i, np.float32)}) for i in range(6)]
+        requests.append(batcher.submit({"x": np.full((1, 2), -1, np.float32)}))
+        return await asyncio.gather(*requests, return_exceptions=True)
+
+    *results, bad = asyncio.run(main())
+    assert [r["y"][0, 0] for r in results] == [0, 2, 4, 6, 8, 10]
+    assert isinstance(bad, ValueError) and str(bad) == "negative"
     assert calls[0] == 7  # one model call for all seven, then retried one by one
-    batcher.close()
+    assert sorted(calls[1:]) == [1] * 7
+
+
+def test_batcher_sends_a_full_batch_without_waiting_and_splits_big_requests():
+    calls = []
+
+    def run(arrays):
+        calls.append(len(arrays["x"]))
+        return {"y": arrays["x"]}
+
+    async def main():
+        batcher = Batcher(run, BatchingParameters(max_batch_size=4, batch_timeout_micros=10**7))
+        small = [batcher.submit({"x": np.zeros((2, 1), np.float32)}) for _ in range(2)]
+        big = batcher.submit({"x": np.zeros((9, 1), np.float32)})
+        return await asyncio.wait_for(asyncio.gather(*small, big), timeout=5)
+
+    outputs = asyncio.run(main())  # a 10 s timeout would fail wait_for: full batches go at once
+    assert sorted(calls) == [4, 9] and [len(o["y"]) for o in outputs] == [2, 2, 9]
 
 
 def test_batching_parameters_file(tmp_path):

@@ -98,8 +98,9 @@ class Server:
     """A running server: ``url``, ``backend``, ``log_path``; ``stop()`` ends it for good."""
 
     def __init__(self, process: subprocess.Popen, backend: str, port: int, log_path: Path,
-                 container: str | None = None):
+                 container: str | None = None, names: list[str] | None = None):
         self.process, self.backend, self.port = process, backend, port
+        self.names = names or []
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
         self.container = container
@@ -111,6 +112,11 @@ class Server:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+    def wait(self, timeout: float = 120.0) -> Server:
+        """Block until every model has an AVAILABLE version (see ``start(wait=False)``)."""
+        _wait_ready(self, self.names, timeout)
+        return self
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -182,6 +188,7 @@ def start(
     poll_seconds: float = 1.0,
     extra_args: list[str] | None = None,
     timeout: float = 120.0,
+    wait: bool = True,
     verbose: bool = True,
 ) -> Server:
     """Start a server for one model (``model_base_path``) or several (``model_config_file``).
@@ -189,7 +196,9 @@ def start(
     Introduced in lesson 09. ``backend="auto"`` takes the best of :func:`available_backends`;
     name one to insist. ``batching`` turns on server-side batching with TF Serving's parameters
     (``{"max_batch_size": 32, "batch_timeout_micros": 2000}``). Waits until every model has an
-    AVAILABLE version and prints one line saying which server started.
+    AVAILABLE version and prints one line saying which server started; with ``wait=False`` it
+    returns at once (the server starts, and loads versions as they appear in the base path),
+    and ``server.wait()`` blocks until they are served.
 
     Example::
 
@@ -248,11 +257,13 @@ def start(
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    server = Server(process, backend, port, log_path, container)
-    _wait_ready(server, names, timeout)
+    server = Server(process, backend, port, log_path, container, names)
+    if wait:
+        _wait_ready(server, names, timeout)
     if verbose:
         label = {"dev": "the course's TF-Serving-compatible development server",
                  "docker": f"TF Serving in Docker ({DOCKER_IMAGE})",
                  "tensorflow_model_server": "TF Serving (tensorflow_model_server)"}[backend]
-        print(f"Serving {', '.join(names)} at {server.url} with {label}.")
+        doing = "Serving" if wait else "Starting a server for"
+        print(f"{doing} {', '.join(names)} at {server.url} with {label}.")
     return server

@@ -229,6 +229,9 @@ class DevServer:
         import tornado.httpserver
 
         loop = asyncio.get_running_loop()
+        # Import TensorFlow and the protos here, once, before any thread does: two threads
+        # importing TensorFlow at the same time can see a half-initialised module.
+        _status_json("warm-up", [])
         await loop.run_in_executor(None, self.repository.start)
         # TensorFlow and the models are millions of long-lived objects: keep them out of the
         # garbage collector's full passes, which otherwise rescan them as requests allocate.
