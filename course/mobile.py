@@ -23,13 +23,10 @@ TensorFlow, Keras and the interpreter are imported only when a function that nee
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gzip
 import os
 import re
-import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -72,29 +69,11 @@ _NATIVE_NOISE = re.compile(
 )
 
 
-@contextlib.contextmanager
-def _quiet_native() -> Iterator[None]:
-    """Capture OS-level stderr around native calls; pass on what is not known noise (stdout)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real file descriptor 2
-        yield
-        return
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            text = captured.read().decode("utf-8", errors="replace")
-            kept = [ln for ln in text.splitlines() if ln.strip() and not _NATIVE_NOISE.search(ln)]
-            if kept:
-                sys.stdout.write("\n".join(kept) + "\n")
+def _quiet_native() -> Any:
+    """Native converter and interpreter messages off stderr (see ``env.native_stderr_filtered``)."""
+    from course.env import native_stderr_filtered
+
+    return native_stderr_filtered(_NATIVE_NOISE)
 
 
 # ----------------------------------------------------------------------------- conversion
