@@ -76,15 +76,27 @@ def _decode(tf: Any, data: Any, h: int, w: int, c: int, fit: str) -> Any:
     def resize() -> Any:
         if fit == "stretch":
             return tf.image.resize(image, (h, w), method="bilinear", antialias=True)
-        if fit == "crop":
-            ih = tf.cast(tf.shape(image)[0], tf.float32)
-            iw = tf.cast(tf.shape(image)[1], tf.float32)
-            scale = tf.maximum(h / ih, w / iw)
-            new = tf.cast(tf.math.ceil(tf.stack([ih * scale, iw * scale])), tf.int32)
-            scaled = tf.image.resize(image, new, method="bilinear", antialias=True)
-            return tf.image.resize_with_crop_or_pad(scaled, h, w)
-        # pad: keep the aspect ratio, letterbox with black
-        return tf.image.resize_with_pad(image, h, w, method="bilinear", antialias=True)
+        if fit == "crop":  # the centre at the target's aspect ratio, then resized (ImageOps.fit)
+            ih, iw = tf.shape(image)[0], tf.shape(image)[1]
+            wide = iw * h > ih * w
+            def scaled(side: Any, ratio: float) -> Any:
+                return tf.cast(tf.round(tf.cast(side, tf.float32) * ratio), tf.int32)
+
+            crop_h = tf.where(wide, ih, scaled(iw, h / w))
+            crop_w = tf.where(wide, scaled(ih, w / h), iw)
+            crop_h, crop_w = tf.clip_by_value(crop_h, 1, ih), tf.clip_by_value(crop_w, 1, iw)
+            centre = tf.image.crop_to_bounding_box(
+                image, (ih - crop_h) // 2, (iw - crop_w) // 2, crop_h, crop_w
+            )
+            return tf.image.resize(centre, (h, w), method="bilinear", antialias=True)
+        # pad: keep the aspect ratio, letterbox with black (as data.load: rounded size, centred)
+        ih = tf.cast(tf.shape(image)[0], tf.float32)
+        iw = tf.cast(tf.shape(image)[1], tf.float32)
+        scale = tf.minimum(w / iw, h / ih)
+        new_h = tf.maximum(1, tf.cast(tf.round(ih * scale), tf.int32))
+        new_w = tf.maximum(1, tf.cast(tf.round(iw * scale), tf.int32))
+        small = tf.image.resize(image, (new_h, new_w), method="bilinear", antialias=True)
+        return tf.image.pad_to_bounding_box(small, (h - new_h) // 2, (w - new_w) // 2, h, w)
 
     shape = tf.shape(image)
     right_size = tf.logical_and(tf.equal(shape[0], h), tf.equal(shape[1], w))
