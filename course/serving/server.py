@@ -182,7 +182,7 @@ class DevServer:
         self.metrics.loads.labels(name, state).inc()
         self.metrics.available.labels(name).set(len(self.repository.available().get(name, [])))
         if state == "END":
-            for key in [k for k in self._batchers if k[:2] == (name, version)]:
+            for key in [k for k in list(self._batchers) if k[:2] == (name, version)]:
                 self._batchers.pop(key, None)  # requests holding it finish; then it is freed
 
     def batcher(self, servable: Any, signature: Any) -> Batcher:
