@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -146,6 +147,8 @@ def test_sigterm_finishes_requests_in_flight_and_exits_cleanly(tmp_path):
             except requests.ConnectionError:
                 codes.append("refused")  # sent after the server stopped listening
     assert server.process.returncode == 0, server.log()
+    with pytest.raises(ProcessLookupError):  # nothing of the server's process group is left
+        os.killpg(server.process.pid, 0)
     assert 200 in codes and set(codes) <= {200, "refused", 503}, codes
     assert "Server stopped" in server.log()
 
