@@ -102,6 +102,18 @@ def main(argv: list[str] | None = None) -> int:
             f"({f32['weights'] / i8['weights']:.2f}x); graph, names and quantisation "
             f"parameters {f32['other'] / 1024:.1f} -> {i8['other'] / 1024:.1f} KB"
         )
+        stripped = {k: mobile.strip_names(v) for k, v in lite.items()}
+        same = all(
+            np.array_equal(mobile.LiteModel(stripped[k]).predict(X_test[:256]),
+                           mobile.LiteModel(lite[k]).predict(X_test[:256]))
+            for k in ("float32", "int8", "int8, int8 I/O")
+        )
+        print(
+            "without tensor names (mobile.strip_names, TensorFlow's strip_strings; predictions "
+            f"{'identical' if same else 'DIFFER'}): float32 {len(stripped['float32']) / 1024:.1f}"
+            f" KB, int8 {len(stripped['int8']) / 1024:.1f} KB, int8 I/O "
+            f"{len(stripped['int8, int8 I/O']) / 1024:.1f} KB"
+        )
         for variant in ("int8", "int8, int8 I/O"):
             row = table.row(variant)
             ok = row["x smaller"] >= 3.5 and row["delta pts"] >= -0.5
@@ -109,6 +121,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name}, {variant}: {row['x smaller']:.2f}x smaller than float32, "
                 f"{row['delta pts']:+.2f} accuracy points vs Keras -> "
                 f"{'meets' if ok else 'MISSES'} (>= 3.5x, >= -0.5 pts)"
+            )
+            ratio = len(stripped["float32"]) / len(stripped[variant])
+            fine = ratio >= 3.5 and row["delta pts"] >= -0.5 and same
+            verdicts.append(
+                f"{name}, {variant}, both without names: {ratio:.2f}x smaller, predictions "
+                f"{'identical' if same else 'DIFFER'} -> {'meets' if fine else 'MISSES'}"
             )
 
         keras_acc = table.row("Keras")["accuracy"]

@@ -183,6 +183,17 @@ def test_sizes_shrink_as_expected(lite):
     assert weights["int8"]["other"] > weights["float32"]["other"]
 
 
+def test_stripping_names_makes_files_smaller_and_changes_no_prediction(lite, digits):
+    X_test = digits[2][:64]
+    for name in ("float32", "int8", "int8 I/O"):
+        stripped = mobile.strip_names(lite[name])
+        assert len(stripped) < len(lite[name])
+        np.testing.assert_array_equal(mobile.LiteModel(stripped).predict(X_test),
+                                      mobile.LiteModel(lite[name]).predict(X_test))
+        assert mobile.size_breakdown(stripped)["weights"] == (
+            mobile.size_breakdown(lite[name])["weights"])
+
+
 def test_representative_dataset_yields_single_float32_samples_in_lists(digits):
     X_train = digits[0]
     rep = mobile.representative_dataset(X_train.astype(np.float64), n=5)
