@@ -246,17 +246,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("course serve: give --model_base_path DIR [--model_name NAME] or "
               "--model_config_file FILE")
         return 2
-    flags = [f"--rest_api_port={args.rest_api_port}",
-             f"--file_system_poll_wait_seconds={args.file_system_poll_wait_seconds:g}"]
-    if args.model_config_file:
-        flags.append(f"--model_config_file={Path(args.model_config_file).resolve()}")
-    else:
-        flags += [f"--model_name={args.model_name}",
-                  f"--model_base_path={Path(args.model_base_path).resolve()}"]
-    if args.enable_batching:
-        flags.append("--enable_batching")
-        if args.batching_parameters_file:
-            flags.append(f"--batching_parameters_file={Path(args.batching_parameters_file).resolve()}")
+    def resolved(path: str | None) -> Path | None:
+        return Path(path).resolve() if path else None
+
+    flags = launcher.server_flags(
+        args.rest_api_port, args.model_name, resolved(args.model_base_path),
+        resolved(args.model_config_file), enable_batching=args.enable_batching,
+        batching_parameters_file=resolved(args.batching_parameters_file) if args.enable_batching
+        else None, poll_seconds=args.file_system_poll_wait_seconds,
+    )
     if backend == "dev":
         from course.serving import server
 

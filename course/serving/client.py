@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from course.serving.protocol import ServingError
+from course.serving.protocol import HTTP_CODES, ServingError
 
 __all__ = ["Client", "ServingError", "encode_image"]
 
@@ -197,8 +197,6 @@ class Client:
 
 
 def _code_for(http_status: int) -> str:
-    from course.serving.protocol import HTTP_CODES
-
     for code, status in HTTP_CODES.items():
         if status == http_status:
             return code

@@ -60,16 +60,20 @@ def available_backends() -> list[str]:
     return [*found, "dev"]
 
 
-def _flags(port: int, model_name: str | None, model_base_path: Path | None,
-           model_config_file: Path | None, batching_parameters_file: Path | None,
-           poll_seconds: float) -> list[str]:
+def server_flags(port: int, model_name: str | None, model_base_path: Path | None,
+                 model_config_file: Path | None, *, enable_batching: bool = False,
+                 batching_parameters_file: Path | None = None,
+                 poll_seconds: float = 1.0) -> list[str]:
+    """The ``tensorflow_model_server`` flags every backend here takes (the dev server too)."""
     flags = [f"--rest_api_port={port}"]
     if model_config_file is not None:
         flags.append(f"--model_config_file={model_config_file}")
     else:
         flags += [f"--model_name={model_name}", f"--model_base_path={model_base_path}"]
+    if enable_batching or batching_parameters_file is not None:
+        flags.append("--enable_batching")
     if batching_parameters_file is not None:
-        flags += ["--enable_batching", f"--batching_parameters_file={batching_parameters_file}"]
+        flags.append(f"--batching_parameters_file={batching_parameters_file}")
     flags.append(f"--file_system_poll_wait_seconds={poll_seconds:g}")
     return flags
 
@@ -228,8 +232,8 @@ def start(
 
         names = [c.name for c in read_model_config(config)]
     container = None
+    batching_file = _batching_file(batching, workdir)
     if backend == "docker":
-        batching_file = _batching_file(batching, workdir)
         container = f"course-serving-{port}"
         command = ["docker", "run", "--rm", "--name", container, "-p", f"127.0.0.1:{port}:8501"]
         mounts = [base] if base is not None else [config.parent]
@@ -238,15 +242,17 @@ def start(
         if batching_file is not None:
             command += ["--mount", f"type=bind,source={workdir},target=/config"]
         command.append(DOCKER_IMAGE)
-        flags = _flags(8501, model_name,
-                       Path("/models/m0") if base is not None else None,
-                       Path("/models/m0") / config.name if config is not None else None,
-                       Path("/config/batching.config") if batching_file is not None else None,
-                       poll_seconds)
-        command += flags
+        command += server_flags(
+            8501, model_name,
+            Path("/models/m0") if base is not None else None,
+            Path("/models/m0") / config.name if config is not None else None,
+            batching_parameters_file=(Path("/config/batching.config")
+                                      if batching_file is not None else None),
+            poll_seconds=poll_seconds,
+        )
     else:
-        batching_file = _batching_file(batching, workdir)
-        flags = _flags(port, model_name, base, config, batching_file, poll_seconds)
+        flags = server_flags(port, model_name, base, config,
+                             batching_parameters_file=batching_file, poll_seconds=poll_seconds)
         if backend == "tensorflow_model_server":
             command = [shutil.which("tensorflow_model_server") or "tensorflow_model_server",
                        f"--port={free_port()}", *flags]

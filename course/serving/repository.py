@@ -184,10 +184,8 @@ class Servable:
             result = signature.function(**tensors)
         except tf.errors.OpError as exc:
             message = _op_error_text(exc.message)
-            code = {
-                tf.errors.InvalidArgumentError: "INVALID_ARGUMENT",
-                tf.errors.ResourceExhaustedError: "RESOURCE_EXHAUSTED",
-            }.get(type(exc), "INVALID_ARGUMENT")
+            exhausted = isinstance(exc, tf.errors.ResourceExhaustedError)  # e.g. GPU memory
+            code = "RESOURCE_EXHAUSTED" if exhausted else "INVALID_ARGUMENT"
             raise ServingError(message, code) from None
         except (TypeError, ValueError) as exc:
             raise ServingError(str(exc).split("\n")[0]) from None

@@ -30,9 +30,13 @@ import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+import tornado.httpserver
+import tornado.web
 
 from course.serving.batching import Batcher, BatchingParameters, read_batching_parameters
 from course.serving.protocol import (
@@ -60,30 +64,19 @@ METRICS_PATH = "/monitoring/prometheus/metrics"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 
+@dataclass
 class ServerSettings:
     """What one server serves and how; built from the command line by :func:`main`."""
 
-    def __init__(
-        self,
-        models: list[ModelConfig],
-        *,
-        host: str = "127.0.0.1",
-        port: int = 8501,
-        batching: BatchingParameters | None = None,
-        poll_seconds: float = 1.0,
-        threads: int = 8,
-        max_body_bytes: int = DEFAULT_MAX_BODY,
-        allow_non_finite: bool = False,
-        grace_seconds: float = 10.0,
-    ):
-        self.models = models
-        self.host, self.port = host, port
-        self.batching = batching
-        self.poll_seconds = poll_seconds
-        self.threads = threads
-        self.max_body_bytes = max_body_bytes
-        self.allow_non_finite = allow_non_finite
-        self.grace_seconds = grace_seconds
+    models: list[ModelConfig]
+    host: str = "127.0.0.1"
+    port: int = 8501
+    batching: BatchingParameters | None = None
+    poll_seconds: float = 1.0
+    threads: int = 8
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    allow_non_finite: bool = False
+    grace_seconds: float = 10.0
 
 
 class _Metrics:
@@ -140,7 +133,6 @@ def _status_json(name: str, items: list) -> str:
 
 def _error_code(name: str) -> int:
     from tensorflow.core.protobuf import error_codes_pb2
-    from tensorflow_serving.apis import status_pb2  # noqa: F401  (registers the enum)
 
     return error_codes_pb2.Code.Value(name)
 
@@ -212,9 +204,7 @@ class DevServer:
         # Compact (C encoder); TF Serving pretty-prints, and clients parse either.
         return json.dumps(predict_response(outputs, fmt))
 
-    def app(self) -> Any:
-        import tornado.web
-
+    def app(self) -> tornado.web.Application:
         return tornado.web.Application(
             [
                 (METRICS_PATH, MetricsHandler, {"server": self}),
@@ -226,8 +216,6 @@ class DevServer:
 
     async def serve(self, ready: Any = None) -> None:
         """Load the models, listen, and run until SIGTERM/SIGINT, then drain and stop."""
-        import tornado.httpserver
-
         loop = asyncio.get_running_loop()
         # Import TensorFlow and the protos here, once, before any thread does: two threads
         # importing TensorFlow at the same time can see a half-initialised module.
@@ -247,7 +235,6 @@ class DevServer:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):  # not the main thread
                 pass
-        self._stop_event = stop
         log.info("Exporting HTTP/REST API at:%s:%d ...", self.settings.host, self.settings.port)
         print(f"Exporting HTTP/REST API at:{self.settings.host}:{self.settings.port} ...",
               flush=True)
@@ -270,135 +257,125 @@ class DevServer:
         self.pool.shutdown(wait=False, cancel_futures=True)
         log.info("Server stopped (%d requests still in flight)", self.in_flight)
 
-    def request_stop(self) -> None:
-        event = getattr(self, "_stop_event", None)
-        if event is not None:
-            event.set()
+
+class _Handler(tornado.web.RequestHandler):
+    def initialize(self, server: DevServer) -> None:
+        self.server = server
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json")
+
+    def send_json(self, status: int, body: str) -> None:
+        self.set_status(status)
+        self.finish(body if body.endswith("\n") else body + "\n")
+
+    def send_error_json(self, error: ServingError) -> None:
+        self.send_json(error.http_status, error_body(error.message))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.finish(error_body(self._reason) + "\n")
 
 
-def _handlers() -> tuple[type, type, type]:
-    import tornado.web
+class RestHandler(_Handler):
+    SUPPORTED_METHODS = ("GET", "POST")
 
-    class Base(tornado.web.RequestHandler):
-        def initialize(self, server: DevServer) -> None:
-            self.server = server
+    def prepare(self) -> None:
+        # Tornado has read the body (it refuses bodies over 4x the limit outright); one
+        # over the limit is answered 413 in post() so the client reads why.
+        self._size = len(self.request.body or b"")
+        self._started = time.perf_counter()
+        self.server.in_flight += 1
+        self.server.metrics.in_flight.inc()
+        self._counted = True
 
-        def set_default_headers(self) -> None:
-            self.set_header("Content-Type", "application/json")
+    def on_finish(self) -> None:
+        if getattr(self, "_counted", False):
+            self.server.in_flight -= 1
+            self.server.metrics.in_flight.dec()
+            self._counted = False
 
-        def send_json(self, status: int, body: str) -> None:
-            self.set_status(status)
-            self.finish(body if body.endswith("\n") else body + "\n")
+    def on_connection_close(self) -> None:
+        self.on_finish()
 
-        def send_error_json(self, error: ServingError) -> None:
-            self.send_json(error.http_status, error_body(error.message))
+    def _observe(self, model: str, api: str) -> None:
+        self.server.metrics.requests.labels(model, api, str(self.get_status())).inc()
+        self.server.metrics.latency.labels(model, api).observe(
+            time.perf_counter() - self._started
+        )
 
-        def write_error(self, status_code: int, **kwargs: Any) -> None:
-            self.finish(error_body(self._reason) + "\n")
+    async def get(self, *_: Any) -> None:
+        match = STATUS_PATH.fullmatch(self.request.path)
+        model = "-"
+        try:
+            if not match:
+                raise ServingError(f"Malformed request: GET {self.request.path}")
+            name, version, label, sub = match.groups()
+            model = unquote(name or "") or "-"
+            if not name:
+                raise ServingError("Missing model name in request.")
+            repo = self.server.repository
+            v = int(version) if version else None
+            lab = unquote(label) if label else None
+            if sub:
+                servable = repo.resolve(model, v, lab)
+                self.send_json(200, _metadata_json(servable))
+            else:
+                # As TF Serving: a label is ignored here and every version is listed.
+                self.send_json(200, _status_json(model, repo.status(model, v)))
+        except ServingError as error:
+            self.send_error_json(error)
+        self._observe(model, "metadata" if match and match.group(4) else "status")
 
-    class Rest(Base):
-        SUPPORTED_METHODS = ("GET", "POST")
-
-        def prepare(self) -> None:
-            # Tornado has read the body (it refuses bodies over 4x the limit outright); one
-            # over the limit is answered 413 in post() so the client reads why.
-            self._size = len(self.request.body or b"")
-            self._started = time.perf_counter()
-            self.server.in_flight += 1
-            self.server.metrics.in_flight.inc()
-            self._counted = True
-
-        def on_finish(self) -> None:
-            if getattr(self, "_counted", False):
-                self.server.in_flight -= 1
-                self.server.metrics.in_flight.dec()
-                self._counted = False
-
-        def on_connection_close(self) -> None:
-            self.on_finish()
-
-        def _observe(self, model: str, api: str) -> None:
-            self.server.metrics.requests.labels(model, api, str(self.get_status())).inc()
-            self.server.metrics.latency.labels(model, api).observe(
-                time.perf_counter() - self._started
-            )
-
-        async def get(self, *_: Any) -> None:
-            match = STATUS_PATH.fullmatch(self.request.path)
-            model = "-"
-            try:
-                if not match:
-                    raise ServingError(f"Malformed request: GET {self.request.path}")
-                name, version, label, sub = match.groups()
-                model = unquote(name or "") or "-"
-                if not name:
-                    raise ServingError("Missing model name in request.")
-                repo = self.server.repository
-                v = int(version) if version else None
-                lab = unquote(label) if label else None
-                if sub:
-                    servable = repo.resolve(model, v, lab)
-                    self.send_json(200, _metadata_json(servable))
-                else:
-                    # As TF Serving: a label is ignored here and every version is listed.
-                    self.send_json(200, _status_json(model, repo.status(model, v)))
-            except ServingError as error:
-                self.send_error_json(error)
-            self._observe(model, "metadata" if match and match.group(4) else "status")
-
-        async def post(self, *_: Any) -> None:
-            match = PREDICT_PATH.fullmatch(self.request.path)
-            model, api = "-", "predict"
-            try:
-                if not match:
-                    raise ServingError(f"Malformed request: POST {self.request.path}")
-                name, version, label, api = match.groups()
-                api = api.lower()
-                model = unquote(name)
-                if self._size > self.server.settings.max_body_bytes:
-                    raise ServingError(
-                        f"Request body of {self._size} bytes is over this server's limit of "
-                        f"{self.server.settings.max_body_bytes} bytes (--max_body_bytes). Send "
-                        "fewer instances per request, or images as encoded bytes ({\"b64\": ...})",
-                        "RESOURCE_EXHAUSTED", 413,
-                    )
-                if self.server.stopping:
-                    raise ServingError("The server is shutting down", "UNAVAILABLE")
-                servable = self.server.repository.resolve(
-                    model, int(version) if version else None, unquote(label) if label else None
+    async def post(self, *_: Any) -> None:
+        match = PREDICT_PATH.fullmatch(self.request.path)
+        model, api = "-", "predict"
+        try:
+            if not match:
+                raise ServingError(f"Malformed request: POST {self.request.path}")
+            name, version, label, api = match.groups()
+            api = api.lower()
+            model = unquote(name)
+            if self._size > self.server.settings.max_body_bytes:
+                raise ServingError(
+                    f"Request body of {self._size} bytes is over this server's limit of "
+                    f"{self.server.settings.max_body_bytes} bytes (--max_body_bytes). Send "
+                    "fewer instances per request, or images as encoded bytes ({\"b64\": ...})",
+                    "RESOURCE_EXHAUSTED", 413,
                 )
-                if api != "predict":
-                    raise ServingError(
-                        f"The course's development server does not implement :{api}; use "
-                        ":predict (the course exports predict signatures only). Real TF "
-                        "Serving answers :classify and :regress for models exported with "
-                        "classification or regression signatures",
-                        "UNIMPLEMENTED",
-                    )
-                body = await self.server.predict(servable, self.request.body)
-                self.send_json(200, body)
-            except ServingError as error:
-                self.send_error_json(error)
-            except Exception as error:  # a bug, not the client's fault: say so, keep serving
-                log.exception("predict failed")
-                self.send_error_json(ServingError(f"Internal error: {error}", "INTERNAL"))
-            self._observe(model, api)
-
-    class Metrics(Base):
-        def get(self) -> None:
-            self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-            self.finish(self.server.metrics.text())
-
-    class NotFound(Base):
-        def prepare(self) -> None:
-            self.send_json(
-                404, error_body(f"No such endpoint: {self.request.method} {self.request.path}")
+            if self.server.stopping:
+                raise ServingError("The server is shutting down", "UNAVAILABLE")
+            servable = self.server.repository.resolve(
+                model, int(version) if version else None, unquote(label) if label else None
             )
+            if api != "predict":
+                raise ServingError(
+                    f"The course's development server does not implement :{api}; use "
+                    ":predict (the course exports predict signatures only). Real TF "
+                    "Serving answers :classify and :regress for models exported with "
+                    "classification or regression signatures",
+                    "UNIMPLEMENTED",
+                )
+            body = await self.server.predict(servable, self.request.body)
+            self.send_json(200, body)
+        except ServingError as error:
+            self.send_error_json(error)
+        except Exception as error:  # a bug, not the client's fault: say so, keep serving
+            log.exception("predict failed")
+            self.send_error_json(ServingError(f"Internal error: {error}", "INTERNAL"))
+        self._observe(model, api)
 
-    return Rest, Metrics, NotFound
+
+class MetricsHandler(_Handler):
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.finish(self.server.metrics.text())
 
 
-RestHandler, MetricsHandler, NotFoundHandler = _handlers()
+class NotFoundHandler(_Handler):
+    def prepare(self) -> None:
+        self.send_json(
+            404, error_body(f"No such endpoint: {self.request.method} {self.request.path}")
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
