@@ -43,20 +43,14 @@ def _version(package: str) -> str:
 
 
 def _docker_engine() -> str:
-    if not shutil.which("docker"):
-        return "no docker client"
-    try:
-        done = subprocess.run(
-            ["docker", "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (subprocess.TimeoutExpired, OSError):
+    from course.serving.launcher import docker_engine
+
+    version = docker_engine()
+    if version:
+        return f"engine {version} answers"
+    if shutil.which("docker"):
         return "docker client found, engine not answering"
-    if done.returncode == 0 and done.stdout.strip():
-        return f"engine {done.stdout.strip()} answers"
-    return "docker client found, engine not answering"
+    return "no docker client"
 
 
 def _is_cached(name: str) -> bool:

@@ -39,15 +39,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _docker_answers() -> bool:
+def docker_engine() -> str | None:
+    """The Docker engine's version when one answers within 5 s, else None (``course doctor``)."""
     if not shutil.which("docker"):
-        return False
+        return None
     try:
         done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
                               capture_output=True, text=True, timeout=5)
     except (subprocess.TimeoutExpired, OSError):
-        return False
-    return done.returncode == 0 and bool(done.stdout.strip())
+        return None
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
 
 
 def available_backends() -> list[str]:
@@ -55,7 +56,7 @@ def available_backends() -> list[str]:
     found = []
     if shutil.which("tensorflow_model_server"):
         found.append("tensorflow_model_server")
-    if _docker_answers():
+    if docker_engine():
         found.append("docker")
     return [*found, "dev"]
 
