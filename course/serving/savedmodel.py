@@ -29,11 +29,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from course.data.folder import FITS  # the resizing choices of data.load
+
 __all__ = ["DEFAULT_SIGNATURE", "BYTES_SIGNATURE", "export", "next_version", "versions"]
 
 DEFAULT_SIGNATURE = "serving_default"
 BYTES_SIGNATURE = "serving_bytes"
-FITS = ("pad", "crop", "stretch")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
