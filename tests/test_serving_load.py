@@ -37,8 +37,25 @@ def test_5000_requests_at_concurrency_32_through_a_version_swap(tmp_path):
     done = []  # (finish time, which version answered or the error)
     lock = threading.Lock()
     swapped_at = []
+    new_served = threading.Event()
 
-    def one(_):
+    def swap():
+        export(new, tmp_path, "digits", 2)
+        swapped_at.append(time.monotonic())
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = requests.get(f"{server.url}/v1/models/digits", timeout=10).json()
+            if any(v["version"] == "2" and v["state"] == "AVAILABLE"
+                   for v in status["model_version_status"]):
+                break
+            time.sleep(0.05)
+        new_served.set()
+
+    def one(i):
+        # The last quarter waits until version 2 is served, so the swap happens under load
+        # however fast the first three quarters go.
+        if i >= REQUESTS * 3 // 4:
+            new_served.wait(timeout=90)
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
         try:
@@ -54,8 +71,7 @@ def test_5000_requests_at_concurrency_32_through_a_version_swap(tmp_path):
         with lock:
             done.append((time.monotonic(), outcome))
             if len(done) == REQUESTS // 2:
-                threading.Thread(target=lambda: (export(new, tmp_path, "digits", 2),
-                                                 swapped_at.append(time.monotonic()))).start()
+                threading.Thread(target=swap).start()
 
     started = time.monotonic()
     try:
