@@ -8,12 +8,11 @@ import shutil
 import subprocess
 
 
-@functools.cache
-def detect_device() -> str:
-    """``CPU``, or the names of the GPUs this process may use (``CUDA_VISIBLE_DEVICES``)."""
+def visible_gpus() -> list[tuple[str, str, str]]:
+    """(index, UUID, name) of each GPU nvidia-smi lists that ``CUDA_VISIBLE_DEVICES`` allows."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
-        return "CPU"
+        return []
     try:
         out = subprocess.run(
             [exe, "--query-gpu=index,uuid,name", "--format=csv,noheader"],
@@ -23,7 +22,7 @@ def detect_device() -> str:
             check=True,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return "CPU"
+        return []
     gpus = []
     for line in out.splitlines():
         fields = [f.strip() for f in line.split(",", 2)]
@@ -41,4 +40,17 @@ def detect_device() -> str:
                 break
             chosen.append(match[0])
         gpus = chosen
-    return "; ".join(g[2] for g in gpus) or "CPU"
+    return gpus
+
+
+def gpu_ids() -> list[str]:
+    """The UUIDs of the GPUs this process may use, for pinning a worker with
+    ``CUDA_VISIBLE_DEVICES`` (UUIDs, unlike indices, mean the same GPU whatever the order CUDA
+    numbers them in)."""
+    return [uuid for _index, uuid, _name in visible_gpus()]
+
+
+@functools.cache
+def detect_device() -> str:
+    """``CPU``, or the names of the GPUs this process may use (``CUDA_VISIBLE_DEVICES``)."""
+    return "; ".join(name for _index, _uuid, name in visible_gpus()) or "CPU"

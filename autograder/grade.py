@@ -18,15 +18,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import notebooks
 from autograder.device import detect_device
 from autograder.integrity import sanitize
-from autograder.paths import SOURCE_DIR, course_dir, list_lessons, resolve_lesson
-from autograder.submissions import Submission, discover
 from course.env import FAST_ENV_VAR, QUIET_ENV
 
 DEFAULT_TIMEOUT = 120
@@ -294,107 +291,10 @@ def _messages(path: Path) -> dict[str, str]:
     return out
 
 
-# ---------------------------------------------------------------------------------------------
+def __getattr__(name: str):
+    """``grade_batch``, ``build_jobs`` and ``BatchResult`` live in :mod:`autograder.batch`."""
+    if name in ("BatchResult", "build_jobs", "grade_batch"):
+        from autograder import batch
 
-
-@dataclass
-class BatchResult:
-    """Rows of a batch and where its outputs went."""
-
-    rows: list[Row]
-    out: Path
-    csv: Path
-    html: Path
-
-
-def build_jobs(
-    submissions: list[Submission], templates: dict[str, Path], out: Path, timeout: int, fast: bool
-) -> list[Job]:
-    """One :class:`Job` per submission."""
-    jobs = []
-    for sub in submissions:
-        work = out / "work" / slug(sub.student) / (sub.lesson or "unknown")
-        jobs.append(
-            Job(
-                sub.student,
-                sub.lesson,
-                str(sub.path) if sub.path else None,
-                str(templates[sub.lesson]) if sub.lesson in templates else None,
-                str(work),
-                str(out / "feedback"),
-                timeout,
-                fast,
-                sub.error,
-                sub.note,
-            )
-        )
-    return jobs
-
-
-def grade_batch(
-    submissions_path: str | os.PathLike,
-    *,
-    lesson: str | None = None,
-    out: str | os.PathLike | None = None,
-    timeout: int = DEFAULT_TIMEOUT,
-    fast: bool = False,
-    workers: int = 1,
-    source_dir: str | os.PathLike | None = None,
-    progress: bool = True,
-    keep_work: bool = True,
-) -> BatchResult:
-    """Grade every submission under ``submissions_path``; write grades.csv and feedback."""
-    from tqdm import tqdm
-
-    from autograder import report
-
-    source_dir = Path(source_dir or SOURCE_DIR)
-    known = list_lessons(source_dir)
-    only = None
-    if lesson is not None:
-        only = resolve_lesson(lesson, known)
-        if only is None:
-            raise ValueError(f"unknown lesson {lesson!r}; known lessons: {', '.join(known)}")
-    out = Path(out or course_dir() / "results").resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in (out / "work", out / "feedback"):
-        if stale.exists():
-            shutil.rmtree(stale)
-    subs = discover(submissions_path, known, out / "work", only=only)
-    templates: dict[str, Path] = {}
-    broken: dict[str, str] = {}
-    for name in sorted({s.lesson for s in subs if s.lesson and not s.error}):
-        try:
-            templates[name] = prepare_template(name, source_dir, out / "work" / "_templates" / name)
-        except Exception as exc:  # a broken source notebook: its rows say so, the rest go on
-            broken[name] = f"could not prepare lesson {name} for grading: {exc}"[:500]
-    subs = [
-        Submission(s.student, s.lesson, s.path, broken[s.lesson], s.note)
-        if s.lesson in broken and not s.error
-        else s
-        for s in subs
-    ]
-    jobs = build_jobs(subs, templates, out, timeout, fast)
-    bar = tqdm(
-        total=len(jobs), desc="grading", unit="submission", disable=not progress, file=sys.stderr
-    )
-    rows: list[Row] = []
-    if workers <= 1:
-        for job in jobs:
-            rows.append(grade_one(job))
-            bar.update()
-    else:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            for row in pool.map(grade_one, jobs):
-                rows.append(row)
-                bar.update()
-    bar.close()
-    rows.sort(key=lambda r: (r.student, r.lesson))
-    csv_path = report.write_csv(rows, out / "grades.csv")
-    html_path = report.write_html(rows, out / "grades.html")
-    if not keep_work:
-        shutil.rmtree(out / "work", ignore_errors=True)
-    return BatchResult(rows, out, csv_path, html_path)
+        return getattr(batch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
