@@ -3,7 +3,7 @@
 Each submission's :class:`~autograder.grade.Row` is saved as soon as it is graded, atomically,
 in ``<out>/rows/<student>__<lesson>.json`` together with a key: a SHA-256 over everything the
 grade depends on (the submission's bytes, the lesson's source folder, the grading options, the
-grader's own code). A later run over the same out folder reuses every row whose key still
+grader's version). A later run over the same out folder reuses every row whose key still
 matches and grades only the rest, so a batch that was killed (or a class where a few students
 handed in again) is finished without grading anything twice; ``fresh=True`` regrades all.
 The feedback page is in ``<out>/feedback/`` before its row file is written: a row file is the
@@ -64,24 +64,25 @@ def _hash_part(digest: Any, label: str, data: bytes) -> None:
     digest.update(data)
 
 
-def _hash_files(digest: Any, folder: Path, pattern: str = "*") -> None:
-    """Feed every file under ``folder`` matching ``pattern`` (caches skipped), in order."""
-    for path in sorted(folder.rglob(pattern)):
+def _hash_files(digest: Any, folder: Path) -> None:
+    """Feed every file under ``folder`` (caches skipped) into ``digest``, in order."""
+    for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
         if path.is_file() and not SKIPPED.intersection(rel.parts):
             _hash_part(digest, rel.as_posix(), path.read_bytes())
 
 
 @functools.cache
-def grader_digest() -> str:
-    """SHA-256 of the Python code of the ``autograder`` and ``course`` packages: a new version
-    of the grader, or of the course library the lessons import, regrades everything."""
-    import course
+def grader_version() -> str:
+    """The installed version of the course package (the grader and the course library the
+    lessons import): upgrading it regrades everything. After editing the grader's code by hand,
+    grade with ``fresh=True`` (``--fresh``)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    digest = hashlib.sha256()
-    for package in (Path(__file__).parent, Path(course.__file__).parent):
-        _hash_files(digest, package, "*.py")
-    return digest.hexdigest()
+    try:
+        return version("image-course")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 @functools.cache
@@ -97,7 +98,7 @@ def submission_key(sub: Submission, source_dir: Path, timeout: int, fast: bool) 
     """The key of a submission's row: equal keys mean grading again gives the same row."""
     digest = hashlib.sha256()
     _hash_part(digest, "format", KEY_FORMAT.encode())
-    _hash_part(digest, "grader", grader_digest().encode())
+    _hash_part(digest, "grader", grader_version().encode())
     options = {
         "student": sub.student,
         "lesson": sub.lesson,

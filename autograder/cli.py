@@ -2,6 +2,7 @@
 
 autograder release [--check]
 autograder grade SUBMISSIONS [--lesson L] [--out DIR] [--timeout S] [--fast] [--workers N]
+                 [--fresh] [--dask-scheduler ADDRESS]
 autograder validate NOTEBOOK [--timeout S] [--fast] [--lesson L]
 autograder doctor
 """
@@ -35,7 +36,7 @@ def _release(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from autograder import report
-    from autograder.grade import grade_batch
+    from autograder.batch import grade_batch
     from autograder.submissions import SubmissionError
 
     try:
@@ -47,11 +48,17 @@ def _grade(args: argparse.Namespace) -> int:
             fast=args.fast,
             workers=args.workers,
             source_dir=args.source,
+            fresh=args.fresh,
+            dask_scheduler=args.dask_scheduler,
         )
-    except (SubmissionError, ValueError) as exc:
+    except (SubmissionError, ValueError, OSError) as exc:
         print(f"autograder grade: {exc}", file=sys.stderr)
         return 2
     print(report.summary(result.rows))
+    print(
+        f"graded {len(result.graded)} submission(s) now, "
+        f"reused {len(result.reused)} result(s) of an earlier run"
+    )
     print(f"grades: {result.csv}")
     print(f"feedback: {result.out / 'feedback'}")
     return 0
@@ -101,7 +108,23 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
     g.add_argument("--fast", action="store_true", help="run lessons in test mode (COURSE_FAST=1)")
-    g.add_argument("--workers", type=int, default=1, help="submissions graded in parallel")
+    g.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="submissions graded in parallel (default: one per GPU, each pinned to its GPU; "
+        "one per CPU core without GPUs)",
+    )
+    g.add_argument(
+        "--fresh", action="store_true", help="regrade everything; ignore results saved in --out"
+    )
+    g.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="grade on this Dask cluster (tcp://host:port); its workers must see the same "
+        "paths (shared file system) and run the same environment",
+    )
     g.add_argument("--source", type=Path, default=None, help="source folder (solutions/)")
     g.set_defaults(func=_grade)
 

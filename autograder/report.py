@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,8 @@ def write_html(rows: list[Any], path: str | os.PathLike) -> Path:
     lines = [
         "<!doctype html><meta charset='utf-8'><title>Grades</title>",
         "<style>td,th{border:1px solid #ccc;padding:2px 6px}"
-        "table{border-collapse:collapse}.error{background:#fee}</style>",
+        "table{border-collapse:collapse}.error{background:#fee}.flagged{background:#ffc}"
+        "</style>",
         "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>",
     ]
     by_key = {(r.student, r.lesson): r for r in rows}
@@ -83,7 +84,7 @@ def write_html(rows: list[Any], path: str | os.PathLike) -> Path:
                 link = os.path.relpath(row.feedback, path.parent)
                 text = f"<a href='{html.escape(link)}'>{text}</a>"
             cells.append(f"<td>{text}</td>")
-        cls = " class='error'" if rec["status"] == "error" else ""
+        cls = f" class='{rec['status']}'" if rec["status"] in ("error", "flagged") else ""
         lines.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     lines.append("</table>")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -91,19 +92,40 @@ def write_html(rows: list[Any], path: str | os.PathLike) -> Path:
 
 
 def summary(rows: list[Any]) -> str:
-    """Counts of graded and error rows and the mean total per lesson."""
-    graded = [r for r in rows if r.status == "graded"]
-    lines = [f"{len(graded)} graded, {len(rows) - len(graded)} error, {len(rows)} in all"]
-    totals: dict[str, list[float]] = defaultdict(list)
-    maxima: dict[str, float] = {}
+    """The end-of-batch report: counts per status; per lesson the mean of each exercise and
+    of the total over its graded rows; the rows flagged for review and the errors, with why."""
+    counts = Counter(r.status for r in rows)
+    shown = ["graded", *(["flagged"] if counts["flagged"] else []), "error"]
+    shown += sorted(set(counts) - set(shown))
+    lines = [", ".join(f"{counts[s]} {s}" for s in shown) + f", {len(rows)} in all"]
+    by_lesson: dict[str, list[Any]] = defaultdict(list)
     for row in rows:
-        if row.lesson and row.max_score not in ("", None):
-            totals[row.lesson].append(float(row.total or 0))
-            maxima[row.lesson] = float(row.max_score)
-    for lesson in sorted(totals):
-        values = totals[lesson]
-        mean = sum(values) / len(values)
+        if row.lesson:
+            by_lesson[row.lesson].append(row)
+    for lesson in sorted(by_lesson):
+        graded = [r for r in by_lesson[lesson] if r.status == "graded"]
+        if not graded:
+            lines.append(f"  {lesson}: no graded submission ({len(by_lesson[lesson])} in all)")
+            continue
+        total = sum(float(r.total or 0) for r in graded) / len(graded)
         lines.append(
-            f"  {lesson}: mean {mean:.2f} / {maxima[lesson]:g} over {len(values)} submission(s)"
+            f"  {lesson}: mean {total:.2f} / {_fmt(float(graded[0].max_score))} "
+            f"over {len(graded)} graded submission(s)"
         )
+        exercises = exercise_columns(graded)
+        width = max((len(g) for g in exercises), default=0)
+        for gid in exercises:
+            scored = [r for r in graded if gid in r.exercises]
+            mean = sum(float(r.scores.get(gid, 0)) for r in scored) / len(scored)
+            out_of = _fmt(float(scored[0].max_scores.get(gid, 0)))
+            lines.append(f"    {gid:<{width}}  {mean:.2f} / {out_of}")
+    for status, title in (("flagged", "flagged for review"), ("error", "errors")):
+        listed = sorted((r for r in rows if r.status == status), key=_by_student)
+        if listed:
+            lines.append(f"{title} ({len(listed)}):")
+            lines += [f"  {r.student}  {r.lesson or '-'}  {r.reason}" for r in listed]
     return "\n".join(lines)
+
+
+def _by_student(row: Any) -> tuple[str, str]:
+    return row.student, row.lesson
