@@ -38,7 +38,7 @@ class Row:
     exercises: list[str] = field(default_factory=list)  # grade_ids of the lesson, in order
     scores: dict[str, float] = field(default_factory=dict)
     max_scores: dict[str, float] = field(default_factory=dict)
-    total: float = 0.0
+    total: float | str = 0.0  # "" when withheld (flagged)
     max_score: float | str = ""
     status: str = "error"
     reason: str = ""
@@ -61,6 +61,11 @@ class Job:
     fast: bool = False
     error: str | None = None
     note: str | None = None
+    isolate: bool = True  # False only when the instructor passed --no-isolation
+    limits: dict | None = None  # sandbox.Limits fields; None: the defaults
+
+
+MAX_NOTEBOOK_BYTES = 64 << 20  # a submitted notebook larger than this is not graded
 
 
 def slug(name: str) -> str:
@@ -148,6 +153,10 @@ def grade_one(job: Job) -> Row:
     template = Path(job.template)
     exercises, points = lesson_exercises(template, job.lesson)
     try:
+        size = Path(job.notebook).stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            reason = f"the notebook is {size >> 20} MB; at most {MAX_NOTEBOOK_BYTES >> 20} MB"
+            return _error_row(job, _join(reason, job.note), exercises, points)
         raw = Path(job.notebook).read_bytes()
     except OSError as exc:
         return _error_row(job, f"cannot read the submission: {exc}", exercises, points)
@@ -168,8 +177,13 @@ def grade_one(job: Job) -> Row:
     submitted = root / "submitted" / student / job.lesson / f"{job.lesson}.ipynb"
     submitted.parent.mkdir(parents=True)
     submitted.write_text(json.dumps(fixed.nb, indent=1, ensure_ascii=False), encoding="utf-8")
+    sandbox = {"isolate": job.isolate, "env": {FAST_ENV_VAR: "1"} if job.fast else {}}
+    if job.limits:
+        sandbox["limits"] = job.limits
     (root / "job.json").write_text(
-        json.dumps({"lesson": job.lesson, "student": student, "timeout": job.timeout})
+        json.dumps(
+            {"lesson": job.lesson, "student": student, "timeout": job.timeout, "sandbox": sandbox}
+        )
     )
 
     code_cells = sum(1 for c in fixed.nb["cells"] if c["cell_type"] == "code")
@@ -183,7 +197,10 @@ def grade_one(job: Job) -> Row:
     scores = _read_scores(root, job.lesson, student)
     autograded = root / "autograded" / student / job.lesson / f"{job.lesson}.ipynb"
     messages = _messages(autograded)
+    died = (result.get("died_at") or {}).get("reason")
     notes = _join(notes, *_timeouts(autograded, job.timeout))
+    if died:
+        notes = _join(notes, f"{died}; the cells after it did not run")
     row = Row(
         job.student,
         job.lesson,
@@ -197,6 +214,11 @@ def grade_one(job: Job) -> Row:
     )
     row.total = sum(row.scores.values())
     row.max_score = sum(points.values())
+    findings = result.get("guard")
+    if findings is None and job.isolate:
+        findings = ["the integrity guard did not report, so no result can be trusted"]
+    if findings:
+        withhold(row, findings)
     html = root / "feedback" / student / job.lesson / f"{job.lesson}.html"
     if html.is_file():
         dest = Path(job.feedback_dir) / student / f"{job.lesson}.html"
@@ -206,6 +228,22 @@ def grade_one(job: Job) -> Row:
     else:
         row.reason = _join(row.reason, "feedback could not be generated")
     return row
+
+
+def withhold(row: Row, findings: list[str]) -> None:
+    """Flag ``row`` for review: its points are withheld and the findings become the reason.
+
+    The scores that were measured stay in the reason, so the reviewer can restore them.
+    """
+    measured = ", ".join(f"{g} {row.scores[g]:g}" for g in row.exercises)
+    row.status = "flagged"
+    row.reason = _join(
+        "flagged for review: " + "; ".join(findings),
+        f"points withheld (measured {row.total:g}/{row.max_score:g}: {measured})",
+        row.reason,
+    )
+    row.scores = {}
+    row.total = ""
 
 
 def _run_job(root: Path, env: dict[str, str], limit: float) -> str:

@@ -1,7 +1,7 @@
 """nbgrader preprocessors the course adds to autograding and feedback.
 
-- :class:`Execute` is nbgrader's ``Execute`` that remembers the cell during which the kernel
-  died, so the grader can tell the instructor where a submission crashed.
+- :class:`Execute` is nbgrader's ``Execute`` with sandboxed kernels, the integrity guard,
+  survival of a dead kernel (the cell where it died is recorded) and a cap on output.
 - :class:`StderrToStdout` runs right after ``Execute``: it turns ``stderr`` stream outputs of
   graded cells into ``stdout`` streams prefixed with ``[stderr]``. nbgrader scores a test cell
   with any stderr output as 0 (``nbgrader.utils.determine_grade``); library log noise must not
@@ -13,14 +13,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from nbclient.exceptions import DeadKernelError
 from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
+from nbformat.v4 import new_code_cell, new_output
 from nbgrader import utils
 from nbgrader.preprocessors import Execute as NbgraderExecute
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer
 
 STDERR_PREFIX = "[stderr] "
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -28,24 +31,133 @@ END_HIDDEN = "### END HIDDEN TESTS"
 
 
 class Execute(NbgraderExecute):
-    """nbgrader's ``Execute``; records the cell that was running when the kernel died."""
+    """nbgrader's ``Execute`` hardened for hostile notebooks.
+
+    - Kernels start through :class:`autograder.sandbox.SandboxedKernelManager`.
+    - With a guard channel (:attr:`channel`, set by :mod:`autograder.job`), a hidden first cell
+      installs :mod:`autograder.guard` and every test cell is bracketed by integrity checks.
+    - A kernel that dies (crash, ``os._exit``, memory limit) no longer aborts the notebook: the
+      cell gets an error saying why, later cells are marked as not run, and grading goes on,
+      so the tests that ran before still count. :attr:`died_at` says where it happened.
+    - Each cell keeps at most :attr:`max_output_bytes` of output; the rest is dropped with a
+      note, so 100 MB of prints cannot exhaust the grader.
+    """
 
     died_at: ClassVar[dict[str, Any] | None] = None
+    channel: ClassVar[str | None] = None  # folder of the guard's pipe; None: no guard
+    writable: ClassVar[tuple[str, ...]] = ("/tmp", "/home/student")
+    guard_findings: ClassVar[list[str] | None] = None
+    max_output_bytes = Integer(1_000_000, help="output kept per cell").tag(config=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from autograder.sandbox import SandboxedKernelManager
+
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
+
+    def preprocess(
+        self, nb: NotebookNode, resources: ResourcesDict, retries: Any = None
+    ) -> tuple[NotebookNode, ResourcesDict]:
+        """Execute the notebook, with the guard when a channel is set."""
+        from autograder.guard import GuardLog, new_nonce
+
+        self._dead: str | None = None
+        self._guard = GuardLog(Path(self.channel) / "guard") if self.channel else None
+        self._ready, self._checks, self._started = new_nonce(), [], False
+        self._output_bytes: dict[int, int] = {}
+        try:
+            return super().preprocess(nb, resources, retries)
+        finally:
+            if self._guard is not None:
+                self._guard.close()
+                Execute.guard_findings = self._guard.findings(self._ready, self._checks)
+
+    def _run_hidden(self, source: str, index: int) -> NotebookNode:
+        """Run grader code in the kernel as a cell that is not part of the notebook."""
+        real = self.nb.cells[index]
+        cell = new_code_cell(source)
+        saved = self.timeout
+        self.timeout = min(saved or 60, 60)
+        try:
+            self.execute_cell(cell, index, store_history=False)
+        finally:
+            self.timeout = saved
+            self.nb.cells[index] = real
+        return cell
 
     def preprocess_cell(
         self, cell: NotebookNode, resources: ResourcesDict, index: int
     ) -> tuple[NotebookNode, ResourcesDict]:
-        """Execute one cell; on a dead kernel remember which cell it was, then re-raise."""
+        """Execute one cell (checked when it is a test); survive a dead kernel."""
+        from autograder.guard import check_code, init_code, new_nonce
+
+        if self._dead is not None:
+            if cell.cell_type == "code":
+                cell.outputs = [_error("KernelDied", f"not run: {self._dead}")]
+            return cell, resources
+        test = cell.cell_type == "code" and utils.is_grade(cell) and bool(cell.source.strip())
+        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
         try:
-            return super().preprocess_cell(cell, resources, index)
+            if self._guard is not None and not self._started:
+                self._started = True
+                pipe = str(Path(self.channel) / "guard")
+                self._run_hidden(init_code(pipe, self._ready, self.channel, self.writable), index)
+            if self._guard is not None and test:
+                nonce = new_nonce()
+                self._checks.append((nonce, f"before {name}"))
+                self._run_hidden(check_code(nonce), index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if self._guard is not None and test:
+                nonce = new_nonce()
+                self._checks.append((nonce, f"after {name}"))
+                self._run_hidden(check_code(nonce), index)
         except DeadKernelError:
-            first = next((ln for ln in str(cell.source).splitlines() if ln.strip()), "")
-            Execute.died_at = {
-                "index": index,
-                "grade_id": cell.metadata.get("nbgrader", {}).get("grade_id"),
-                "first_line": first.strip()[:80],
-            }
-            raise
+            self._kernel_died(cell, index)
+        return cell, resources
+
+    def _kernel_died(self, cell: NotebookNode, index: int) -> None:
+        from autograder.sandbox import SandboxedKernelManager
+
+        first = next((ln for ln in str(cell.source).splitlines() if ln.strip()), "")
+        limit = SandboxedKernelManager.limit_reached()
+        why = {
+            "memory": "it ran out of its memory limit",
+            "tasks": "it started more processes or threads than allowed",
+        }.get(limit, "it crashed or exited")
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        where = f"cell {index + 1}" + (f" ({gid})" if gid else f" ({first.strip()[:60]!r})")
+        self._dead = f"the kernel died in {where}: {why}"
+        Execute.died_at = {
+            "index": index,
+            "grade_id": gid,
+            "first_line": first.strip()[:80],
+            "limit": limit,
+            "reason": self._dead,
+        }
+        if cell.cell_type == "code":
+            cell.outputs.append(_error("KernelDied", self._dead))
+
+    def output(
+        self, outs: list[NotebookNode], msg: dict, display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
+        """Keep a cell's outputs up to :attr:`max_output_bytes`; note once what was dropped."""
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(
+            len(str(v)) for v in (content.get("data") or {}).values()
+        )
+        size += sum(len(str(t)) for t in content.get("traceback", []) or [])
+        used = self._output_bytes.get(cell_index, 0)
+        self._output_bytes[cell_index] = used + size
+        if used + size > self.max_output_bytes:
+            if used <= self.max_output_bytes:
+                note = f"\n[output truncated: this cell printed more than {self.max_output_bytes} bytes]\n"
+                outs.append(new_output("stream", name="stdout", text=note))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
 class StderrToStdout(NbGraderPreprocessor):
