@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 CHECK_EVENT = "autograder.check"
+BIND_EVENT = "autograder.bind"
 MAX_LINES = 2000  # kept by the reader; a flood of events cannot exhaust the grader's memory
 MAX_LINE = 600
 
@@ -54,6 +55,37 @@ def new_nonce() -> str:
 def check_code(nonce: str) -> str:
     """The source of one integrity check cell."""
     return f"__import__('sys').audit({CHECK_EVENT!r}, {nonce!r})"
+
+
+def bind_code(nonce: str, names: list[str]) -> str:
+    """The source of a cell that records what ``names`` are bound to (after a lesson cell)."""
+    return f"__import__('sys').audit({BIND_EVENT!r}, {nonce!r}, {tuple(names)!r})"
+
+
+def imported_names(source: str) -> list[str]:
+    """Names a cell binds with ``import`` statements outside functions (np, keras, ...)."""
+    import ast
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except (SyntaxError, ValueError):
+        return []
+    names: list[str] = []
+    todo = list(tree.body)
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, ast.Import):
+            names += [a.asname or a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names += [a.asname or a.name for a in node.names if a.name != "*"]
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            for part in ("body", "orelse", "finalbody", "handlers"):
+                todo += getattr(node, part, [])
+        elif isinstance(node, ast.ExceptHandler):
+            todo += node.body
+    return list(dict.fromkeys(names))
 
 
 # The hook, installed by the first (hidden) cell. Everything it needs is bound in its closure
@@ -200,8 +232,14 @@ def __autograder_guard(pipe, nonce, channel_dir, writable):
                     break
         return out
 
+    bound = {}  # names imported by lesson cells -> the object they were bound to
+    missing = object()
+
     def problems():
         found = []
+        for name, value in _list(bound.items()):
+            if not same(ip.user_ns.get(name, missing), value):
+                found.append("%s, imported by a lesson cell, was rebound" % name)
         for (m, k), v in snap_attrs.items():
             if not same(_getattr(modules[m], k, None), v):
                 found.append("%s.%s was replaced" % (m, k))
@@ -275,6 +313,11 @@ def __autograder_guard(pipe, nonce, channel_dir, writable):
             target = args[0]
             if _type(target) is not _str or not target.startswith(channel_dir):
                 return
+        elif event == BIND_EVENT:
+            for name in args[1]:
+                bound[name] = ip.user_ns.get(name, missing)
+            emit("CHECK %s ok" % args[0])
+            return
         elif event == "autograder.check":
             busy[0] = True
             try:
@@ -312,6 +355,7 @@ def __autograder_guard(pipe, nonce, channel_dir, writable):
         while entry in sys.path:
             sys.path.remove(entry)
     sys.path.append(os.getcwd())
+    BIND_EVENT = "autograder.bind"
     sys.addaudithook(hook)
     emit("READY %s" % nonce)
 """

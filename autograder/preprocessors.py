@@ -89,7 +89,7 @@ class Execute(NbgraderExecute):
         self, cell: NotebookNode, resources: ResourcesDict, index: int
     ) -> tuple[NotebookNode, ResourcesDict]:
         """Execute one cell (checked when it is a test); survive a dead kernel."""
-        from autograder.guard import check_code, init_code, new_nonce
+        from autograder.guard import bind_code, check_code, imported_names, init_code, new_nonce
 
         if self._dead is not None:
             if cell.cell_type == "code":
@@ -107,6 +107,11 @@ class Execute(NbgraderExecute):
                 self._checks.append((nonce, f"before {name}"))
                 self._run_hidden(check_code(nonce), index)
             cell, resources = super().preprocess_cell(cell, resources, index)
+            names = imported_names(cell.source) if self._guard and _lesson_cell(cell) else []
+            if names:
+                nonce = new_nonce()
+                self._checks.append((nonce, f"after the imports of {name}"))
+                self._run_hidden(bind_code(nonce, names), index)
             if self._guard is not None and test:
                 nonce = new_nonce()
                 self._checks.append((nonce, f"after {name}"))
@@ -150,10 +155,17 @@ class Execute(NbgraderExecute):
         self._output_bytes[cell_index] = used + size
         if used + size > self.max_output_bytes:
             if used <= self.max_output_bytes:
-                note = f"\n[output truncated: this cell printed more than {self.max_output_bytes} bytes]\n"
+                limit = self.max_output_bytes
+                note = f"\n[output truncated: this cell printed more than {limit} bytes]\n"
                 outs.append(new_output("stream", name="stdout", text=note))
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+
+def _lesson_cell(cell: NotebookNode) -> bool:
+    """A code cell that is neither an answer nor a test: the lesson's own code."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and not meta.get("solution") and not meta.get("grade")
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
