@@ -13,6 +13,8 @@ Jobs run in a process pool (the default: one worker per GPU, each pinned to its 
 per CPU core without GPUs) or on a Dask distributed cluster (``dask_scheduler``). Jobs hold
 only paths: every Dask worker must see the submissions, the results folder and this
 repository at the same paths (a shared file system) and run the same Python environment.
+With GPUs, start one Dask worker per GPU, each with its own ``CUDA_VISIBLE_DEVICES`` (as
+``dask-cuda-worker`` does): rows name the GPU their worker saw.
 """
 
 from __future__ import annotations
