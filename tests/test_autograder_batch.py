@@ -20,6 +20,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+from batch_helpers import pinned_device
 from fixtures.answers.lesson_00 import ALTERNATIVE, WRONG
 
 from autograder import notebooks, report
@@ -329,12 +330,6 @@ def test_one_worker_per_visible_gpu(fake_smi):
 def test_one_worker_per_cpu_core_without_gpus(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert gpu_ids() == [] and default_workers() == os.cpu_count()
-
-
-def pinned_device(barrier) -> tuple[str, str]:
-    """Run in a pool worker: wait until every worker runs a task, then say what it sees."""
-    barrier.wait(timeout=120)
-    return os.environ.get("CUDA_VISIBLE_DEVICES", ""), detect_device()
 
 
 @pytest.mark.parametrize("workers", [2, 3])
