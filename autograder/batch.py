@@ -19,6 +19,7 @@ With GPUs, start one Dask worker per GPU, each with its own ``CUDA_VISIBLE_DEVIC
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -96,7 +97,9 @@ def _lesson_digest(source_dir: Path, lesson: str) -> str:
     return digest.hexdigest()
 
 
-def submission_key(sub: Submission, source_dir: Path, timeout: int, fast: bool) -> str:
+def submission_key(
+    sub: Submission, source_dir: Path, timeout: int, fast: bool, sandbox: dict | None = None
+) -> str:
     """The key of a submission's row: equal keys mean grading again gives the same row."""
     digest = hashlib.sha256()
     _hash_part(digest, "format", KEY_FORMAT.encode())
@@ -108,6 +111,7 @@ def submission_key(sub: Submission, source_dir: Path, timeout: int, fast: bool) 
         "note": sub.note,
         "timeout": timeout,
         "fast": fast,
+        "sandbox": sandbox or {},
     }
     _hash_part(digest, "options", json.dumps(options, sort_keys=True).encode())
     _hash_part(digest, "lesson", _lesson_digest(source_dir, sub.lesson).encode())
@@ -303,6 +307,8 @@ def grade_batch(
     keep_work: bool = True,
     fresh: bool = False,
     dask_scheduler: str | None = None,
+    isolate: bool = True,
+    limits: dict | None = None,
 ) -> BatchResult:
     """Grade every submission under ``submissions_path``; write grades.csv and feedback.
 
@@ -310,11 +316,17 @@ def grade_batch(
     docstring); ``fresh`` regrades everything. ``workers`` defaults to :func:`default_workers`;
     ``dask_scheduler`` (``tcp://host:port``) grades on a Dask cluster instead of a local pool.
     With ``lesson``, rows of other lessons in ``out`` are left as they are and not reported.
+    Every kernel runs in a sandbox (:mod:`autograder.sandbox`) with ``limits`` (fields of
+    :class:`~autograder.sandbox.Limits`); without one, grading is refused unless ``isolate``
+    is False (``--no-isolation``).
     """
     from tqdm import tqdm
 
     from autograder import report
 
+    if isolate:
+        require_sandbox()
+    sandbox = {"isolate": isolate, "limits": limits or {}}
     source_dir = Path(source_dir or SOURCE_DIR).resolve()
     known = list_lessons(source_dir)
     only = None
@@ -338,7 +350,7 @@ def grade_batch(
             path.unlink(missing_ok=True)  # left by a run that was killed while writing
         elif path.suffix == ".json":
             stored[path.name] = read_row(path, out)
-    keys = {sub: submission_key(sub, source_dir, timeout, fast) for sub in subs}
+    keys = {sub: submission_key(sub, source_dir, timeout, fast, sandbox) for sub in subs}
     rows: list[Row] = []
     reused: list[str] = []
     pending: list[Submission] = []
@@ -375,7 +387,14 @@ def grade_batch(
         else s
         for s in pending
     ]
-    jobs = build_jobs(pending, templates, out, timeout, fast, names)
+    gpus = gpu_ids()
+    workers = workers or default_workers()
+    # parallel kernels on one machine share its cores (threads) instead of fighting over them
+    threads = 0 if dask_scheduler or workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
+    jobs = [
+        dataclasses.replace(job, isolate=isolate, limits=limits, threads=threads)
+        for job in build_jobs(pending, templates, out, timeout, fast, names)
+    ]
     row_of_job = {id(job): names[sub] for job, sub in zip(jobs, pending, strict=True)}
     key_of_job = {id(job): keys[sub] for job, sub in zip(jobs, pending, strict=True)}
     retry = {id(job) for job, sub in zip(jobs, pending, strict=True) if sub.lesson in broken}
@@ -383,8 +402,6 @@ def grade_batch(
     if dask_scheduler:
         outcomes = _run_dask(jobs, dask_scheduler)
     else:
-        gpus = gpu_ids()
-        workers = workers or default_workers()
         serial = workers <= 1 and not gpus
         outcomes = _run_here(jobs) if serial else _run_pool(jobs, workers, gpus)
     bar = tqdm(
@@ -413,6 +430,23 @@ def grade_batch(
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
     return BatchResult(rows, out, csv_path, html_path, graded, reused)
+
+
+class IsolationError(ValueError):
+    """Grading was asked for on a machine that cannot sandbox kernels."""
+
+
+def require_sandbox() -> None:
+    """Raise :class:`IsolationError`, saying what to do, when no sandbox can be built here."""
+    from autograder.sandbox import bwrap_path, protections
+
+    if bwrap_path() is None:
+        raise IsolationError(
+            "cannot isolate submissions on this machine: "
+            + protections()["bubblewrap"]
+            + ". Student code would run with your permissions, network and files. Install "
+            "bubblewrap, or pass --no-isolation to grade anyway (only for code you trust)."
+        )
 
 
 def _remove_feedback(row: Row, out: Path) -> None:

@@ -2,6 +2,7 @@
 
 autograder release [--check]
 autograder grade SUBMISSIONS [--lesson L] [--out DIR] [--timeout S] [--fast] [--workers N]
+                 [--memory-limit SIZE] [--max-tasks N] [--no-isolation]
                  [--fresh] [--dask-scheduler ADDRESS]
 autograder validate NOTEBOOK [--timeout S] [--fast] [--lesson L]
 autograder doctor
@@ -50,6 +51,8 @@ def _grade(args: argparse.Namespace) -> int:
             source_dir=args.source,
             fresh=args.fresh,
             dask_scheduler=args.dask_scheduler,
+            isolate=not args.no_isolation,
+            limits=_limits(args),
         )
     except (SubmissionError, ValueError, OSError) as exc:
         print(f"autograder grade: {exc}", file=sys.stderr)
@@ -62,6 +65,25 @@ def _grade(args: argparse.Namespace) -> int:
     print(f"grades: {result.csv}")
     print(f"feedback: {result.out / 'feedback'}")
     return 0
+
+
+def _limits(args: argparse.Namespace) -> dict | None:
+    """The sandbox limits given on the command line (only those that differ from defaults)."""
+    limits = {}
+    if args.memory_limit:
+        limits["memory_bytes"] = args.memory_limit
+    if args.max_tasks:
+        limits["tasks"] = args.max_tasks
+    return limits or None
+
+
+def _size(text: str) -> int:
+    from autograder.sandbox import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -124,6 +146,26 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="grade on this Dask cluster (tcp://host:port); its workers must see the same "
         "paths (shared file system) and run the same environment",
+    )
+    g.add_argument(
+        "--memory-limit",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="memory per submission, all its processes together (default 4G)",
+    )
+    g.add_argument(
+        "--max-tasks",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes and threads per submission (default 1024)",
+    )
+    g.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="run kernels without the sandbox (refused by default when no sandbox can be "
+        "built; only for code you trust)",
     )
     g.add_argument("--source", type=Path, default=None, help="source folder (solutions/)")
     g.set_defaults(func=_grade)

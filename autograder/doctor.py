@@ -60,4 +60,20 @@ def report() -> str:
     if missing:
         lines.append(f"  not released yet: {', '.join(missing)} (run `autograder release`)")
     lines.append(f"device: {detect_device()}")
+    lines.append("isolation of submissions (autograder grade):")
+    lines += [f"  {name}: {status}" for name, status in sandbox_report().items()]
     return "\n".join(lines)
+
+
+def sandbox_report() -> dict[str, str]:
+    """The sandbox's protections, and whether ``autograder grade`` will grade at all."""
+    from autograder.sandbox import Limits, bwrap_path, protections
+
+    out = protections()
+    out["default limits"] = Limits().describe()
+    out["grading"] = (
+        "isolated: every submission in its own sandbox"
+        if bwrap_path()
+        else "REFUSED without --no-isolation (install bubblewrap to isolate submissions)"
+    )
+    return out

@@ -63,6 +63,7 @@ class Job:
     note: str | None = None
     isolate: bool = True  # False only when the instructor passed --no-isolation
     limits: dict | None = None  # sandbox.Limits fields; None: the defaults
+    threads: int = 0  # CPU threads for the kernel (0: all); parallel workers share the cores
 
 
 MAX_NOTEBOOK_BYTES = 64 << 20  # a submitted notebook larger than this is not graded
@@ -177,7 +178,11 @@ def grade_one(job: Job) -> Row:
     submitted = root / "submitted" / student / job.lesson / f"{job.lesson}.ipynb"
     submitted.parent.mkdir(parents=True)
     submitted.write_text(json.dumps(fixed.nb, indent=1, ensure_ascii=False), encoding="utf-8")
-    sandbox = {"isolate": job.isolate, "env": {FAST_ENV_VAR: "1"} if job.fast else {}}
+    sandbox = {
+        "isolate": job.isolate,
+        "env": {FAST_ENV_VAR: "1"} if job.fast else {},
+        "threads": job.threads,
+    }
     if job.limits:
         sandbox["limits"] = job.limits
     (root / "job.json").write_text(

@@ -72,6 +72,15 @@ class Execute(NbgraderExecute):
                 self._guard.close()
                 Execute.guard_findings = self._guard.findings(self._ready, self._checks)
 
+    def _check(self, source: str, nonce: str, where: str, index: int) -> None:
+        """Run a guard cell whose answer the guard log must contain (unless the kernel dies)."""
+        self._checks.append((nonce, where))
+        try:
+            self._run_hidden(source, index)
+        except DeadKernelError:
+            self._checks.remove((nonce, where))  # a dead kernel answers nothing; not a finding
+            raise
+
     def _run_hidden(self, source: str, index: int) -> NotebookNode:
         """Run grader code in the kernel as a cell that is not part of the notebook."""
         real = self.nb.cells[index]
@@ -104,18 +113,15 @@ class Execute(NbgraderExecute):
                 self._run_hidden(init_code(pipe, self._ready, self.channel, self.writable), index)
             if self._guard is not None and test:
                 nonce = new_nonce()
-                self._checks.append((nonce, f"before {name}"))
-                self._run_hidden(check_code(nonce), index)
+                self._check(check_code(nonce), nonce, f"before {name}", index)
             cell, resources = super().preprocess_cell(cell, resources, index)
             names = imported_names(cell.source) if self._guard and _lesson_cell(cell) else []
             if names:
                 nonce = new_nonce()
-                self._checks.append((nonce, f"after the imports of {name}"))
-                self._run_hidden(bind_code(nonce, names), index)
+                self._check(bind_code(nonce, names), nonce, f"after the imports of {name}", index)
             if self._guard is not None and test:
                 nonce = new_nonce()
-                self._checks.append((nonce, f"after {name}"))
-                self._run_hidden(check_code(nonce), index)
+                self._check(check_code(nonce), nonce, f"after {name}", index)
         except DeadKernelError:
             self._kernel_died(cell, index)
         return cell, resources

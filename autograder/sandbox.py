@@ -172,6 +172,10 @@ def protections() -> dict[str, str]:
         if shutil.which("prlimit")
         else ("prlimit not found (util-linux): open file, file size and CPU limits are missing")
     )
+    out["integrity guard"] = (
+        "audit hook from before the first cell, checks around every test cell "
+        "(autograder/guard.py); findings flag the submission"
+    )
     for tool in ("unshare", "firejail"):
         if shutil.which(tool):
             out[tool] = "installed (not used: bubblewrap gives the complete sandbox)"
@@ -191,6 +195,7 @@ class SandboxSpec:
     env: dict[str, str] = field(default_factory=dict)  # extra variables (COURSE_FAST, ...)
     isolate: bool = True  # False only with --no-isolation: the kernel runs unconfined
     mpl_cache: str = ""  # a matplotlib font cache to copy in (saves seconds per kernel)
+    threads: int = 0  # CPU threads per kernel (0: as many as the machine has)
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict for ``job.json``."""
@@ -221,8 +226,26 @@ def kernel_env(spec: SandboxSpec) -> dict[str, str]:
         env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
     if _gpu_devices():
         env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+    env.update(thread_env(spec.threads))
     env.update(spec.env)
     return env
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Variables that keep TensorFlow and the BLAS libraries to ``threads`` CPU threads.
+
+    Parallel workers share the cores: each kernel using them all would make them fight.
+    """
+    if threads <= 0:
+        return {}
+    n = str(threads)
+    return {
+        "TF_NUM_INTRAOP_THREADS": n,
+        "TF_NUM_INTEROP_THREADS": n,
+        "OMP_NUM_THREADS": n,
+        "OPENBLAS_NUM_THREADS": n,
+        "MKL_NUM_THREADS": n,
+    }
 
 
 def unconfined_env(spec: SandboxSpec) -> dict[str, str]:
@@ -234,6 +257,7 @@ def unconfined_env(spec: SandboxSpec) -> dict[str, str]:
         if not k.startswith(("NBGRADER", "AUTOGRADER", "JPY_", "JUPYTER_"))
     }
     env.update(QUIET_ENV)
+    env.update(thread_env(spec.threads))
     env.update(spec.env)
     return env
 
@@ -280,7 +304,7 @@ def bwrap_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
     args = [
         exe,
         "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000",
-        "--die-with-parent", "--cap-drop", "ALL", "--clearenv",
+        "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
         "--proc", "/proc", "--dev", "/dev",
         *_os_binds(), *_python_binds(),
         "--size", str(lim.disk_bytes), "--tmpfs", "/tmp",
@@ -547,6 +571,28 @@ class SandboxedKernelManager(AsyncKernelManager):
             if pid:
                 SandboxedKernelManager.watchdog = Watchdog(int(pid), spec.limits)
                 SandboxedKernelManager.watchdog.start()
+
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt the kernel itself: SIGINT to the sandbox's process group would stop
+        bubblewrap, and with it the kernel."""
+        spec = type(self).spec
+        pid = getattr(self.provisioner, "pid", None)
+        if spec is None or not spec.isolate or not pid:
+            await super()._async_interrupt_kernel()
+            return
+        for child in _descendants(int(pid)):
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as fh:
+                    argv = fh.read().split(b"\0")
+                # the kernel itself, not bubblewrap (whose arguments name the kernel too)
+                if Path(argv[0].decode()).name.startswith("python") and any(
+                    a == b"ipykernel_launcher" for a in argv
+                ):
+                    os.kill(child, signal.SIGINT)
+            except OSError:
+                pass
+
+    interrupt_kernel = _async_interrupt_kernel  # AsyncKernelManager binds the base method
 
     @classmethod
     def limit_reached(cls) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from autograder.grade import DEFAULT_TIMEOUT, Job, grade_one, prepare_template
 from autograder.paths import SOURCE_DIR, list_lessons, resolve_lesson
+from autograder.sandbox import bwrap_path
 from autograder.submissions import parse_flat_name
 
 
@@ -61,6 +62,7 @@ def validate(
             str(Path(tmp) / "feedback"),
             timeout,
             fast,
+            isolate=bwrap_path() is not None,  # a student's own laptop may have no sandbox
         )
         row = grade_one(job)
     lines = [f"{notebook} ({name})"]

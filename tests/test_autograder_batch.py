@@ -22,6 +22,7 @@ import psutil
 import pytest
 from batch_helpers import pinned_device
 from fixtures.answers.lesson_00 import ALTERNATIVE, WRONG
+from sandbox_helpers import require_sandbox
 
 from autograder import notebooks, report
 from autograder.batch import (
@@ -34,6 +35,8 @@ from autograder.batch import (
 from autograder.device import detect_device, gpu_ids
 from autograder.grade import Row
 from autograder.submissions import Submission
+
+require_sandbox()
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCE = REPO / "solutions"

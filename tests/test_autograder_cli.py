@@ -9,9 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from sandbox_helpers import require_sandbox
 
 from autograder import notebooks
 from autograder.cli import main
+
+require_sandbox()
 
 FIXTURE = Path(__file__).parent / "fixtures" / "grading"
 SOURCE = FIXTURE / "solutions"

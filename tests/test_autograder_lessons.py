@@ -17,10 +17,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from sandbox_helpers import require_sandbox
 
 from autograder import nbg, notebooks
 from autograder.cli import main
 from autograder.grade import grade_batch
+
+require_sandbox()
 
 REPO = Path(__file__).resolve().parent.parent
 LESSONS = sorted(
