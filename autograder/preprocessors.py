@@ -76,17 +76,21 @@ class Execute(NbgraderExecute):
         """Run a guard cell whose answer the guard log must contain (unless the kernel dies)."""
         self._checks.append((nonce, where))
         try:
-            self._run_hidden(source, index)
+            cell = self._run_hidden(source, index)
         except DeadKernelError:
             self._checks.remove((nonce, where))  # a dead kernel answers nothing; not a finding
             raise
+        if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+            # a kernel that cannot answer a millisecond check is under the notebook's control:
+            # nothing it runs from now on can be trusted, so it runs nothing more
+            raise Unresponsive(f"the kernel stopped answering the grader ({where})")
 
     def _run_hidden(self, source: str, index: int) -> NotebookNode:
         """Run grader code in the kernel as a cell that is not part of the notebook."""
         real = self.nb.cells[index]
         cell = new_code_cell(source)
         saved = self.timeout
-        self.timeout = min(saved or 60, 60)
+        self.timeout = min(saved or 30, 30)
         try:
             self.execute_cell(cell, index, store_history=False)
         finally:
@@ -119,11 +123,18 @@ class Execute(NbgraderExecute):
             if names:
                 nonce = new_nonce()
                 self._check(bind_code(nonce, names), nonce, f"after the imports of {name}", index)
-            if self._guard is not None and test:
+            timed_out = any(o.get("ename") == "CellTimeoutError" for o in cell.outputs)
+            if self._guard is not None and (test or timed_out):
+                # after a timeout too: is the kernel still able to run anything?
                 nonce = new_nonce()
                 self._check(check_code(nonce), nonce, f"after {name}", index)
         except DeadKernelError:
             self._kernel_died(cell, index)
+        except Unresponsive as exc:
+            self._dead = str(exc)
+            Execute.died_at = {"index": index, "grade_id": None, "reason": self._dead}
+            if cell.cell_type == "code":
+                cell.outputs.append(_error("KernelUnresponsive", self._dead))
         return cell, resources
 
     def _kernel_died(self, cell: NotebookNode, index: int) -> None:
@@ -166,6 +177,10 @@ class Execute(NbgraderExecute):
                 outs.append(new_output("stream", name="stdout", text=note))
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+
+class Unresponsive(Exception):
+    """A guard cell timed out: the kernel no longer runs what the grader sends."""
 
 
 def _lesson_cell(cell: NotebookNode) -> bool:

@@ -189,3 +189,25 @@ def test_doctor_lists_the_protections():
     for line in ("bubblewrap: yes", "network: none", "integrity guard", "grading: isolated"):
         assert line in text
     assert os.environ.get("CI") is None or "cgroups" in text
+
+
+@pytest.mark.slow
+def test_without_isolation_the_guard_still_flags_cheats(tmp_path):
+    """--no-isolation drops the sandbox, not the integrity checks (nor the cleared NBGRADER_*)."""
+    from fixtures.answers.lesson_00 import WRONG
+    from test_autograder_hostile import LESSON, PATCH_ASSERTS, SOURCE, Case, notebook
+
+    from autograder.batch import grade_batch
+
+    for name, case in {"cheat": Case("flagged", answers=WRONG, start=PATCH_ASSERTS),
+                       "honest": None}.items():  # fmt: skip
+        folder = tmp_path / "subs" / name / LESSON
+        folder.mkdir(parents=True)
+        (folder / f"{LESSON}.ipynb").write_text(json.dumps(notebook(case)))
+    result = grade_batch(
+        tmp_path / "subs", out=tmp_path / "out", timeout=60, fast=True, workers=2,
+        source_dir=SOURCE, progress=False, isolate=False,
+    )  # fmt: skip
+    rows = {r.student: r for r in result.rows}
+    assert rows["honest"].status == "graded" and rows["honest"].total == 7, rows["honest"].reason
+    assert rows["cheat"].status == "flagged" and "math.isclose was replaced" in rows["cheat"].reason
