@@ -123,7 +123,7 @@ class Execute(NbgraderExecute):
             if names:
                 nonce = new_nonce()
                 self._check(bind_code(nonce, names), nonce, f"after the imports of {name}", index)
-            timed_out = any(o.get("ename") == "CellTimeoutError" for o in cell.outputs)
+            timed_out = any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", []))
             if self._guard is not None and (test or timed_out):
                 # after a timeout too: is the kernel still able to run anything?
                 nonce = new_nonce()
