@@ -225,7 +225,12 @@ k.do_execute = do_execute
 
 BUILTINS = """
 import builtins
-builtins.isinstance = lambda *a: True
+builtins.sorted = lambda items, **k: list(items)
+"""
+
+HIJACK = """
+import builtins
+builtins.isinstance = lambda *a: True  # breaks IPython itself: the kernel stops answering
 """
 
 SETTRACE = """
@@ -326,7 +331,8 @@ CASES: dict[str, Case] = {
         "        return (lambda *a, **k: True) if 'close' in n or 'equal' in n else getattr(numpy, n)\n"
         "np = _Np()\n",
     ),
-    "patched-builtins": Case("flagged", reason="builtins.isinstance was replaced", answers=WRONG, start=BUILTINS),
+    "patched-builtins": Case("flagged", reason="builtins.sorted was replaced", start=BUILTINS),
+    "hijacked-kernel": Case("flagged", reason="never answered", answers=WRONG, start=HIJACK),
     "pre-run-callback": Case("flagged", reason="callback", answers=WRONG, start=CALLBACK),
     "patched-run-cell": Case("flagged", reason="run_cell was replaced", answers=WRONG, start=RUN_CELL),
     "patched-do-execute": Case("flagged", reason="do_execute was replaced", answers=WRONG, start=DO_EXECUTE),
