@@ -537,3 +537,16 @@ def test_feedback_never_shows_hidden_tests(graded):
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert not any(line in text for line in hidden), page
+
+
+def test_table_of_outcomes(graded, capsys):
+    """Every case has a row; the table (pytest -s shows it) is what the closing note quotes."""
+    lines = ["| case | status | total | reason |", "| --- | --- | --- | --- |"]
+    for name in sorted(CASES):
+        row = graded["rows"][name]
+        total = "withheld" if row.status == "flagged" else f"{row.total:g}/{row.max_score:g}"
+        reason = row.reason.split("; points withheld")[0][:160]
+        lines.append(f"| {name} | {row.status} | {total} | {reason} |")
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    assert len(lines) == len(CASES) + 2
