@@ -544,7 +544,7 @@ def test_table_of_outcomes(graded, capsys):
     lines = ["| case | status | total | reason |", "| --- | --- | --- | --- |"]
     for name in sorted(CASES):
         row = graded["rows"][name]
-        total = "withheld" if row.status == "flagged" else f"{row.total:g}/{row.max_score:g}"
+        total = "withheld" if row.status == "flagged" else f"{row.total}/{row.max_score}"
         reason = row.reason.split("; points withheld")[0][:160]
         lines.append(f"| {name} | {row.status} | {total} | {reason} |")
     with capsys.disabled():
