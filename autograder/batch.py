@@ -404,6 +404,7 @@ def grade_batch(
     else:
         serial = workers <= 1 and not gpus
         outcomes = _run_here(jobs) if serial else _run_pool(jobs, workers, gpus)
+    tqdm.monitor_interval = 0  # no monitor thread: jobs are forked from a single-threaded grader
     bar = tqdm(
         total=len(subs),
         initial=len(reused),

@@ -10,6 +10,7 @@ process pool (``--workers``) or a cluster engine such as Dask can run the jobs.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -18,6 +19,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,29 +255,76 @@ def withhold(row: Row, findings: list[str]) -> None:
 
 
 def _run_job(root: Path, env: dict[str, str], limit: float) -> str:
-    """Run ``python -m autograder.job root``; return '' or why it did not finish."""
-    log = open(root / "job.log", "wb")
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.job", str(root)],
-            cwd=root,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            proc.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    """Run the job of ``root`` (:mod:`autograder.job`) in a process of its own, in its own
+    session; return '' or why it did not finish.
+
+    When this process has a single thread, the job is a fork of it with nbgrader already
+    imported (about 2 s less per submission than a fresh ``python -m autograder.job``);
+    otherwise, and where fork does not exist, a new interpreter starts.
+    """
+    with open(root / "job.log", "wb") as log:
+        if hasattr(os, "fork") and threading.active_count() == 1:
+            preload_job()
+            pid = _fork_job(root, env, log.fileno())
+        else:
+            pid = subprocess.Popen(
+                [sys.executable, "-m", "autograder.job", str(root)],
+                cwd=root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            ).pid
+    deadline = time.monotonic() + limit
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.killpg(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
             return f"grading took longer than {limit:.0f} s and was stopped"
-        if proc.returncode != 0:
-            return f"the grading process failed (exit code {proc.returncode})"
-        return ""
+        time.sleep(0.05)
+    code = os.waitstatus_to_exitcode(status)
+    return "" if code == 0 else f"the grading process failed (exit code {code})"
+
+
+@functools.cache
+def preload_job() -> None:
+    """Import what a job runs (nbgrader, nbconvert, the kernel manager) once per process."""
+    import nbgrader.converters  # noqa: F401
+
+    import autograder.job  # noqa: F401
+    import autograder.preprocessors  # noqa: F401
+    import autograder.sandbox  # noqa: F401
+
+
+def _fork_job(root: Path, env: dict[str, str], log_fd: int) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:  # the child: a job process like `python -m autograder.job root`
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.chdir(root)
+        os.environ.clear()
+        os.environ.update(env)
+        from autograder import job
+
+        code = job.main([str(root)])
+    except BaseException:  # noqa: BLE001  (reported in job.log; the parent sees exit code 1)
+        import traceback
+
+        traceback.print_exc()
     finally:
-        log.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _failure_reason(result: dict, outcome: str) -> str:

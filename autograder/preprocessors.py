@@ -53,6 +53,8 @@ class Execute(NbgraderExecute):
         from autograder.sandbox import SandboxedKernelManager
 
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        # the outputs are in; a graceful shutdown costs ~1 s and the sandbox is killed anyway
+        kwargs.setdefault("shutdown_kernel", "immediate")
         super().__init__(*args, **kwargs)
 
     def preprocess(
