@@ -36,7 +36,15 @@ from pathlib import Path
 from typing import Any
 
 from autograder.device import detect_device, gpu_ids
-from autograder.grade import DEFAULT_TIMEOUT, Job, Row, grade_one, prepare_template, slug
+from autograder.grade import (
+    DEFAULT_TIMEOUT,
+    Job,
+    Row,
+    grade_one,
+    preload_job,
+    prepare_template,
+    slug,
+)
 from autograder.paths import SOURCE_DIR, course_dir, list_lessons, resolve_lesson
 from autograder.submissions import Submission, discover
 
@@ -227,18 +235,30 @@ def pin_gpu(gpus: Any) -> None:
     detect_device.cache_clear()
 
 
+def start_worker(gpus: Any) -> None:
+    """Process-pool initializer: pin the worker to a GPU (when there are GPUs), then import
+    what grading needs, so that each job forks from a ready process."""
+    if gpus is not None:
+        pin_gpu(gpus)
+    preload_job()
+
+
 def process_pool(workers: int, gpus: list[str]) -> ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes; with ``gpus``, worker i is pinned to
-    ``gpus[i % len(gpus)]`` (several workers share a GPU when there are more workers)."""
+    """A pool of ``workers`` spawned processes, started now (they import nbgrader while the
+    caller prepares the lessons); with ``gpus``, worker i is pinned to ``gpus[i % len(gpus)]``
+    (several workers share a GPU when there are more workers)."""
     ctx = multiprocessing.get_context("spawn")
-    if not gpus:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-    queue = ctx.Queue()
-    for i in range(workers):
-        queue.put(gpus[i % len(gpus)])
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=pin_gpu, initargs=(queue,)
+    queue = None
+    if gpus:
+        queue = ctx.Queue()
+        for i in range(workers):
+            queue.put(gpus[i % len(gpus)])
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=start_worker, initargs=(queue,)
     )
+    for _ in range(workers):
+        pool.submit(int)  # spawns the workers
+    return pool
 
 
 Outcome = Row | BaseException
@@ -252,8 +272,8 @@ def _run_here(jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:
             yield job, exc
 
 
-def _run_pool(jobs: list[Job], workers: int, gpus: list[str]) -> Iterator[tuple[Job, Outcome]]:
-    with process_pool(workers, gpus) as pool:
+def _run_pool(jobs: list[Job], pool: ProcessPoolExecutor) -> Iterator[tuple[Job, Outcome]]:
+    with pool:
         futures = {pool.submit(grade_one, job): job for job in jobs}
         for future in as_completed(futures):
             try:
@@ -372,6 +392,10 @@ def grade_batch(
             if saved is not None and saved[1].feedback not in kept_pages:
                 _remove_feedback(saved[1], out)
 
+    gpus = gpu_ids()
+    workers = workers or default_workers()
+    serial = workers <= 1 and not gpus
+    pool = process_pool(workers, gpus) if pending and not serial and not dask_scheduler else None
     templates: dict[str, Path] = {}
     broken: dict[str, str] = {}
     for name in sorted({s.lesson for s in pending if s.lesson and not s.error}):
@@ -387,8 +411,6 @@ def grade_batch(
         else s
         for s in pending
     ]
-    gpus = gpu_ids()
-    workers = workers or default_workers()
     # parallel kernels on one machine share its cores (threads) instead of fighting over them
     threads = 0 if dask_scheduler or workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
     jobs = [
@@ -401,9 +423,10 @@ def grade_batch(
 
     if dask_scheduler:
         outcomes = _run_dask(jobs, dask_scheduler)
+    elif pool is not None:
+        outcomes = _run_pool(jobs, pool)
     else:
-        serial = workers <= 1 and not gpus
-        outcomes = _run_here(jobs) if serial else _run_pool(jobs, workers, gpus)
+        outcomes = _run_here(jobs)
     tqdm.monitor_interval = 0  # no monitor thread: jobs are forked from a single-threaded grader
     bar = tqdm(
         total=len(subs),
