@@ -306,9 +306,10 @@ def bwrap_command(spec: SandboxSpec, argv: list[str]) -> list[str]:
         "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000",
         "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
         "--proc", "/proc", "--dev", "/dev",
-        *_os_binds(), *_python_binds(),
+        # the private /tmp and HOME first: the environment may live below /tmp (a CI clone)
         "--size", str(lim.disk_bytes), "--tmpfs", "/tmp",
         "--size", str(lim.disk_bytes), "--tmpfs", HOME,
+        *_os_binds(), *_python_binds(),
         "--dir", WORK, "--dir", f"{HOME}/.config/matplotlib",
     ]  # fmt: skip
     if spec.mpl_cache and Path(spec.mpl_cache).is_file():
