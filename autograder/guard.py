@@ -117,8 +117,19 @@ def __autograder_guard(pipe, nonce, channel_dir, writable):
         except OSError:
             pass
 
+    # what was importable before student code ran is the installation, even where it lives
+    # below a writable prefix (an environment in /tmp, say)
+    trusted = [sys.prefix, sys.base_prefix, sys.exec_prefix]
+    trusted += [p for p in sys.path if p and os.path.isabs(p) and p != os.getcwd()]
+    spec = __import__("importlib.util").util.find_spec("course")
+    if spec is not None and spec.origin:
+        trusted.append(os.path.dirname(spec.origin))
+    trusted = _tuple(p.rstrip("/") + "/" for p in trusted)
+
     def is_user_file(name):
-        return name.startswith(writable) or name.startswith("<ipython-input")
+        if name.startswith("<ipython-input"):
+            return True
+        return name.startswith(writable) and not name.startswith(trusted)
 
     def where(frame):
         code = frame.f_code
