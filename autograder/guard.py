@@ -98,9 +98,9 @@ def __autograder_guard(pipe, nonce, channel_dir, writable):
     kernel = getattr(ip, "kernel", None)
     session = getattr(kernel, "session", None)
     fd = os.open(pipe, os.O_WRONLY)
-    _write, _encode, _getframe, _len = os.write, str.encode, sys._getframe, len
+    _write, _encode, _getframe = os.write, str.encode, sys._getframe
     _isinstance, _type, _getattr, _vars, _id = isinstance, type, getattr, vars, id
-    _str, _tuple, _list, _sorted, _hasattr = str, tuple, list, sorted, hasattr
+    _str, _tuple, _list = str, tuple, list
     stdlib = os.path.dirname(os.__file__) + "/"
     ctypes_dir = stdlib + "ctypes/"
     inspect_file = stdlib + "inspect.py"

@@ -25,7 +25,6 @@ Each submission's kernel starts under bubblewrap (``bwrap``, Debian's ``bubblewr
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import signal
@@ -34,7 +33,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -197,13 +196,9 @@ class SandboxSpec:
     mpl_cache: str = ""  # a matplotlib font cache to copy in (saves seconds per kernel)
     threads: int = 0  # CPU threads per kernel (0: as many as the machine has)
 
-    def to_json(self) -> dict[str, Any]:
-        """A plain dict for ``job.json``."""
-        return asdict(self)
-
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SandboxSpec:
-        """The inverse of :meth:`to_json`."""
+        """The spec from ``job.json``'s ``sandbox`` entry (Limits given as a dict)."""
         return cls(**{**raw, "limits": Limits(**raw.get("limits", {}))})
 
 
@@ -614,13 +609,3 @@ class SandboxedKernelManager(AsyncKernelManager):
             cls.watchdog.stopped.set()
         if cls.cgroup is not None:
             cls.cgroup.close()
-
-
-def spec_file(jobdir: Path) -> Path:
-    """Where :mod:`autograder.job` finds the spec of its sandbox."""
-    return jobdir / "sandbox.json"
-
-
-def write_spec(jobdir: Path, spec: SandboxSpec) -> None:
-    """Save ``spec`` for the job in ``jobdir``."""
-    spec_file(jobdir).write_text(json.dumps(spec.to_json(), indent=1))
