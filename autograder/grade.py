@@ -223,7 +223,7 @@ def grade_one(job: Job) -> Row:
     row.total = sum(row.scores.values())
     row.max_score = sum(points.values())
     findings = result.get("guard")
-    if findings is None and job.isolate:
+    if findings is None:  # the guard runs with and without the sandbox
         findings = ["the integrity guard did not report, so no result can be trusted"]
     if findings:
         withhold(row, findings)
