@@ -29,12 +29,13 @@ import shutil
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder import answer_key
 from autograder.device import detect_device, gpu_ids
 from autograder.grade import (
     DEFAULT_TIMEOUT,
@@ -112,6 +113,9 @@ def submission_key(
     digest = hashlib.sha256()
     _hash_part(digest, "format", KEY_FORMAT.encode())
     _hash_part(digest, "grader", grader_version().encode())
+    # a change to the grader's or the course package's code, or to the libraries, regrades
+    _hash_part(digest, "code", answer_key.code_digest().encode())
+    _hash_part(digest, "environment", answer_key.environment().encode())
     options = {
         "student": sub.student,
         "lesson": sub.lesson,
@@ -264,26 +268,29 @@ def process_pool(workers: int, gpus: list[str]) -> ProcessPoolExecutor:
 Outcome = Row | BaseException
 
 
-def _run_here(jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:
+def _run_here(jobs: list[Job], task: Callable = grade_one) -> Iterator[tuple[Job, Any]]:
     for job in jobs:
         try:
-            yield job, grade_one(job)
+            yield job, task(job)
         except Exception as exc:
             yield job, exc
 
 
-def _run_pool(jobs: list[Job], pool: ProcessPoolExecutor) -> Iterator[tuple[Job, Outcome]]:
-    with pool:
-        futures = {pool.submit(grade_one, job): job for job in jobs}
-        for future in as_completed(futures):
-            try:
-                yield futures[future], future.result()
-            except Exception as exc:  # e.g. a worker process that died
-                yield futures[future], exc
+def _run_pool(
+    jobs: list[Job], pool: ProcessPoolExecutor, task: Callable = grade_one
+) -> Iterator[tuple[Job, Any]]:
+    futures = {pool.submit(task, job): job for job in jobs}
+    for future in as_completed(futures):
+        try:
+            yield futures[future], future.result()
+        except Exception as exc:  # e.g. a worker process that died
+            yield futures[future], exc
 
 
-def _run_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, Outcome]]:
-    """Grade on the Dask cluster whose scheduler is at ``address``, one task per job."""
+def _run_dask(
+    jobs: list[Job], address: str, task: Callable = grade_one
+) -> Iterator[tuple[Job, Any]]:
+    """Run ``task`` on the Dask cluster whose scheduler is at ``address``, one task per job."""
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed
@@ -292,7 +299,7 @@ def _run_dask(jobs: list[Job], address: str) -> Iterator[tuple[Job, Outcome]]:
             "--dask-scheduler needs Dask distributed: pip install 'image-course[dask]'"
         ) from exc
     with Client(address) as client:
-        futures = {client.submit(grade_one, job, pure=False): job for job in jobs}
+        futures = {client.submit(task, job, pure=False): job for job in jobs}
         for future in dask_completed(futures):
             try:
                 yield futures[future], future.result()
@@ -405,48 +412,72 @@ def grade_batch(
             templates[name] = prepare_template(name, source_dir, root)
         except Exception as exc:  # a broken source notebook: its rows say so, the rest go on
             broken[name] = f"could not prepare lesson {name} for grading: {exc}"[:500]
-    pending = [
-        Submission(s.student, s.lesson, s.path, broken[s.lesson], s.note)
-        if s.lesson in broken and not s.error
-        else s
-        for s in pending
-    ]
     # parallel kernels on one machine share its cores (threads) instead of fighting over them
     threads = 0 if dask_scheduler or workers <= 1 else max(1, (os.cpu_count() or 1) // workers)
-    jobs = [
-        dataclasses.replace(job, isolate=isolate, limits=limits, threads=threads)
-        for job in build_jobs(pending, templates, out, timeout, fast, names)
-    ]
-    row_of_job = {id(job): names[sub] for job, sub in zip(jobs, pending, strict=True)}
-    key_of_job = {id(job): keys[sub] for job, sub in zip(jobs, pending, strict=True)}
-    retry = {id(job) for job, sub in zip(jobs, pending, strict=True) if sub.lesson in broken}
+    base = Job("", "", None, None, "", "", timeout, fast, isolate=isolate, limits=limits,
+               threads=threads)  # fmt: skip
 
-    if dask_scheduler:
-        outcomes = _run_dask(jobs, dask_scheduler)
-    elif pool is not None:
-        outcomes = _run_pool(jobs, pool)
-    else:
-        outcomes = _run_here(jobs)
-    tqdm.monitor_interval = 0  # no monitor thread: jobs are forked from a single-threaded grader
-    bar = tqdm(
-        total=len(subs),
-        initial=len(reused),
-        desc="grading",
-        unit="submission",
-        disable=not progress,
-        file=sys.stderr,
-    )
-    graded: list[str] = []
-    for job, outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            rows.append(_crash_row(job, outcome))  # not saved: a later run tries again
-        else:
-            rows.append(outcome)
-            if id(job) not in retry:
-                write_row(rows_dir / row_of_job[id(job)], outcome, key_of_job[id(job)], out)
-            graded.append(row_of_job[id(job)])
-        bar.update()
-    bar.close()
+    def run(jobs: list[Job], task: Callable) -> Iterator[tuple[Job, Any]]:
+        if dask_scheduler:
+            return _run_dask(jobs, dask_scheduler, task)
+        if pool is not None:
+            return _run_pool(jobs, pool, task)
+        return _run_here(jobs, task)
+
+    try:
+        answer_keys, no_key = answer_key.ensure_keys(
+            templates,
+            base,
+            work / "_keys",
+            lambda jobs: run(jobs, answer_key.make_key),
+            progress=lambda text: print(text, file=sys.stderr) if progress else None,
+        )
+        broken.update(no_key)
+        pending = [
+            Submission(s.student, s.lesson, s.path, broken[s.lesson], s.note)
+            if s.lesson in broken and not s.error
+            else s
+            for s in pending
+        ]
+        jobs = [
+            dataclasses.replace(
+                job,
+                isolate=isolate,
+                limits=limits,
+                threads=threads,
+                key=answer_keys.get(job.lesson),
+            )
+            for job in build_jobs(pending, templates, out, timeout, fast, names)
+        ]
+        row_of_job = {id(job): names[sub] for job, sub in zip(jobs, pending, strict=True)}
+        key_of_job = {id(job): keys[sub] for job, sub in zip(jobs, pending, strict=True)}
+        retry = {id(job) for job, sub in zip(jobs, pending, strict=True) if sub.lesson in broken}
+        outcomes = run(jobs, grade_one)
+        tqdm.monitor_interval = (
+            0  # no monitor thread: jobs are forked from a single-threaded grader
+        )
+        bar = tqdm(
+            total=len(subs),
+            initial=len(reused),
+            desc="grading",
+            unit="submission",
+            disable=not progress,
+            file=sys.stderr,
+        )
+        graded: list[str] = []
+        for job, outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                rows.append(_crash_row(job, outcome))  # not saved: a later run tries again
+            else:
+                rows.append(outcome)
+                if id(job) not in retry:
+                    write_row(rows_dir / row_of_job[id(job)], outcome, key_of_job[id(job)], out)
+                graded.append(row_of_job[id(job)])
+            bar.update()
+        bar.close()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
 
     rows.sort(key=lambda r: (r.student, r.lesson))
     csv_path = report.write_csv(rows, out / "grades.csv")

@@ -67,6 +67,8 @@ class Job:
     isolate: bool = True  # False only when the instructor passed --no-isolation
     limits: dict | None = None  # sandbox.Limits fields; None: the defaults
     threads: int = 0  # CPU threads for the kernel (0: all); parallel workers share the cores
+    key: str | None = None  # the lesson's answer key (autograder.answer_key); None: no judging
+    record: bool = False  # an answer-key run: record what the tests send instead of judging
 
 
 MAX_NOTEBOOK_BYTES = 64 << 20  # a submitted notebook larger than this is not graded
@@ -152,23 +154,29 @@ def _join(*parts: str | None) -> str:
 
 def grade_one(job: Job) -> Row:
     """Grade one submission in its own nbgrader course root; never raises for bad input."""
+    return run_one(job)[0]
+
+
+def run_one(job: Job) -> tuple[Row, dict]:
+    """Grade one submission; return its row and what the grading process reported
+    (``result.json``: the guard's findings and, for an answer-key run, the values recorded)."""
     if job.error or job.template is None or job.notebook is None:
-        return _error_row(job, _join(job.error or "nothing to grade", job.note))
+        return _error_row(job, _join(job.error or "nothing to grade", job.note)), {}
     template = Path(job.template)
     exercises, points = lesson_exercises(template, job.lesson)
     try:
         size = Path(job.notebook).stat().st_size
         if size > MAX_NOTEBOOK_BYTES:
             reason = f"the notebook is {size >> 20} MB; at most {MAX_NOTEBOOK_BYTES >> 20} MB"
-            return _error_row(job, _join(reason, job.note), exercises, points)
+            return _error_row(job, _join(reason, job.note), exercises, points), {}
         raw = Path(job.notebook).read_bytes()
     except OSError as exc:
-        return _error_row(job, f"cannot read the submission: {exc}", exercises, points)
+        return _error_row(job, f"cannot read the submission: {exc}", exercises, points), {}
     source = notebooks.load(template / "source" / job.lesson / f"{job.lesson}.ipynb")
     release = notebooks.load(template / "release" / job.lesson / f"{job.lesson}.ipynb")
     fixed = sanitize(raw, source, release)
     if fixed.nb is None:
-        return _error_row(job, _join(fixed.error, job.note), exercises, points)
+        return _error_row(job, _join(fixed.error, job.note), exercises, points), {}
     notes = _join(job.note, *fixed.notes)
 
     student = slug(job.student)
@@ -188,11 +196,8 @@ def grade_one(job: Job) -> Row:
     }
     if job.limits:
         sandbox["limits"] = job.limits
-    (root / "job.json").write_text(
-        json.dumps(
-            {"lesson": job.lesson, "student": student, "timeout": job.timeout, "sandbox": sandbox}
-        )
-    )
+    spec = {"lesson": job.lesson, "student": student, "timeout": job.timeout, "sandbox": sandbox}
+    (root / "job.json").write_text(json.dumps({**spec, "key": job.key, "record": job.record}))
 
     code_cells = sum(1 for c in fixed.nb["cells"] if c["cell_type"] == "code")
     limit = job.timeout * (code_cells + 2) + 120
@@ -200,7 +205,8 @@ def grade_one(job: Job) -> Row:
     result_file = root / "result.json"
     result = json.loads(result_file.read_text()) if result_file.is_file() else {}
     if not result.get("autograded"):
-        return _error_row(job, _join(_failure_reason(result, outcome), notes), exercises, points)
+        reason = _join(_failure_reason(result, outcome), notes)
+        return _error_row(job, reason, exercises, points), result
 
     scores = _read_scores(root, job.lesson, student)
     autograded = root / "autograded" / student / job.lesson / f"{job.lesson}.ipynb"
@@ -228,6 +234,8 @@ def grade_one(job: Job) -> Row:
     if findings:
         withhold(row, findings)
     html = root / "feedback" / student / job.lesson / f"{job.lesson}.html"
+    if job.record:
+        return row, result
     if html.is_file():
         dest = Path(job.feedback_dir) / student / f"{job.lesson}.html"
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -235,7 +243,7 @@ def grade_one(job: Job) -> Row:
         row.feedback = str(dest)
     else:
         row.reason = _join(row.reason, "feedback could not be generated")
-    return row
+    return row, result
 
 
 def withhold(row: Row, findings: list[str]) -> None:

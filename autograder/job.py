@@ -45,7 +45,7 @@ def _mpl_font_cache() -> str:
 
 def run(jobdir: Path) -> dict:
     """Autograde and render feedback for the job in ``jobdir``; return what happened."""
-    from autograder import nbg
+    from autograder import guard, nbg, notebooks
     from autograder.preprocessors import Execute
     from autograder.sandbox import SandboxedKernelManager, SandboxSpec
 
@@ -59,6 +59,13 @@ def run(jobdir: Path) -> dict:
     Execute.channel = channel
     if not spec.isolate:
         Execute.writable = (tempfile.gettempdir(), str(jobdir))
+    source = notebooks.load(jobdir / "source" / lesson / f"{lesson}.ipynb")
+    Execute.preimport = guard.lesson_imports(source)
+    Execute.exercises = guard.exercise_names(source)
+    Execute.record = bool(spec_raw.get("record"))
+    if spec_raw.get("key"):
+        key = json.loads(Path(spec_raw["key"]).read_text())
+        Execute.key, Execute.rebinds = key["cells"], key["rebinds"]
     config = nbg.load_config(jobdir, Execute__timeout=int(spec_raw["timeout"]))
     result: dict = {"autograded": False, "feedback": False, "died_at": None, "guard": None}
     try:
@@ -72,7 +79,10 @@ def run(jobdir: Path) -> dict:
     result["died_at"] = Execute.died_at
     result["guard"] = Execute.guard_findings
     result["log"] = log[-20000:]
-    if ok:
+    if Execute.record:
+        result["recorded"] = Execute.recorded
+        result["rebinds"] = [json.loads(t) for t in Execute.guard_rebinds]
+    elif ok:
         config = nbg.load_config(jobdir)
         ok, flog = nbg.run_converter(
             "GenerateFeedback", jobdir, lesson, student, config=config, force=True

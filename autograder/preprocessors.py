@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,6 +48,14 @@ class Execute(NbgraderExecute):
     channel: ClassVar[str | None] = None  # folder of the guard's pipe; None: no guard
     writable: ClassVar[tuple[str, ...]] = ("/tmp", "/home/student")
     guard_findings: ClassVar[list[str] | None] = None
+    guard_rebinds: ClassVar[list[str]] = []  # REBIND lines of an answer-key run
+    # the answer key's values per test cell (None: nothing is judged), or record them instead
+    key: ClassVar[dict[str, list[dict[str, Any]]] | None] = None
+    record: ClassVar[bool] = False
+    recorded: ClassVar[dict[str, list[str]]] = {}  # test grade_id -> VALUE lines (record)
+    rebinds: ClassVar[list[list[str]]] = []  # library rebinding the lesson does (see guard)
+    preimport: ClassVar[list[str]] = []  # modules the lesson's cells import
+    exercises: ClassVar[dict[str, list[str]]] = {}  # test grade_id -> the exercise's names
     max_output_bytes = Integer(1_000_000, help="output kept per cell").tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -73,6 +82,7 @@ class Execute(NbgraderExecute):
             if self._guard is not None:
                 self._guard.close()
                 Execute.guard_findings = self._guard.findings(self._ready, self._checks)
+                Execute.guard_rebinds = self._guard.data("REBIND")
 
     def _check(self, source: str, nonce: str, where: str, index: int) -> None:
         """Run a guard cell whose answer the guard log must contain (unless the kernel dies)."""
@@ -116,10 +126,13 @@ class Execute(NbgraderExecute):
             if self._guard is not None and not self._started:
                 self._started = True
                 pipe = str(Path(self.channel) / "guard")
-                self._run_hidden(init_code(pipe, self._ready, self.channel, self.writable), index)
+                init = init_code(pipe, self._ready, self.channel, self.writable, self.preimport,
+                                 self.rebinds, self.record)  # fmt: skip
+                self._run_hidden(init, index)
+            before = new_nonce()
             if self._guard is not None and test:
-                nonce = new_nonce()
-                self._check(check_code(nonce), nonce, f"before {name}", index)
+                names = tuple(self.exercises.get(name, ()))
+                self._check(check_code(before, "before", names), before, f"before {name}", index)
             cell, resources = super().preprocess_cell(cell, resources, index)
             names = imported_names(cell.source) if self._guard and _lesson_cell(cell) else []
             if names:
@@ -128,8 +141,11 @@ class Execute(NbgraderExecute):
             timed_out = any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", []))
             if self._guard is not None and (test or timed_out):
                 # after a timeout too: is the kernel still able to run anything?
-                nonce = new_nonce()
-                self._check(check_code(nonce), nonce, f"after {name}", index)
+                after = new_nonce()
+                phase = "after" if test else ""
+                self._check(check_code(after, phase), after, f"after {name}", index)
+                if test:
+                    self._judge(cell, name, before, after)
         except DeadKernelError:
             self._kernel_died(cell, index)
         except Unresponsive as exc:
@@ -138,6 +154,25 @@ class Execute(NbgraderExecute):
             if cell.cell_type == "code":
                 cell.outputs.append(_error("KernelUnresponsive", self._dead))
         return cell, resources
+
+    def _judge(self, cell: NotebookNode, name: str, before: str, after: str) -> None:
+        """Decide the test cell outside the kernel: the values it sent against the answer key,
+        and the exercise rules the guard watched (:mod:`autograder.judging`)."""
+        from autograder import judging
+
+        if not self._guard.wait_for_check(after):
+            return  # never answered: a finding already
+        lines = self._guard.window(before, after)
+        values = [text for kind, text in lines if kind == "VALUE"]
+        problems = [json.loads(text) for kind, text in lines if kind == "VIOLATION"]
+        if self.record:
+            Execute.recorded[name] = values
+        elif self.key is not None:
+            problems += judging.judge_cell(self.key.get(name, []), values)
+        failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+        if problems and not failed:
+            text = "; ".join(problems)
+            cell.outputs.append(_error("AssertionError", f"judged by the grader: {text}"))
 
     def _kernel_died(self, cell: NotebookNode, index: int) -> None:
         from autograder.sandbox import SandboxedKernelManager

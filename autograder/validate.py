@@ -6,10 +6,13 @@ It runs the same integrity checks and the same grading pipeline as ``autograder 
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import sys
 import tempfile
 from pathlib import Path
 
+from autograder import answer_key
 from autograder.grade import DEFAULT_TIMEOUT, Job, grade_one, prepare_template
 from autograder.paths import SOURCE_DIR, list_lessons, resolve_lesson
 from autograder.sandbox import bwrap_path
@@ -37,8 +40,13 @@ def validate(
     fast: bool = False,
     source_dir: str | os.PathLike | None = None,
     lesson: str | None = None,
+    progress=lambda text: print(text, file=sys.stderr),
 ) -> tuple[bool, str]:
-    """Check and run ``notebook``; return (everything passed, the report to print)."""
+    """Check and run ``notebook``; return (everything passed, the report to print).
+
+    The first validation of a lesson on a machine also runs its solution once, to make the
+    answer key the hidden tests are judged against (:mod:`autograder.answer_key`); ``progress``
+    is told when that happens."""
     notebook = Path(notebook)
     source_dir = Path(source_dir or SOURCE_DIR)
     known = list_lessons(source_dir)
@@ -64,7 +72,12 @@ def validate(
             fast,
             isolate=bwrap_path() is not None,  # a student's own laptop may have no sandbox
         )
-        row = grade_one(job)
+        keys, errors = answer_key.ensure_keys(
+            {name: template}, job, Path(tmp) / "keys", answer_key.run_here, progress=progress
+        )
+        if errors:
+            return False, f"{notebook} ({name})\n  could not grade: {errors[name]}"
+        row = grade_one(dataclasses.replace(job, key=keys[name]))
     lines = [f"{notebook} ({name})"]
     for note in filter(None, row.reason.split("; ")):
         lines.append(f"  warning: {note}")
