@@ -146,8 +146,12 @@ def make_key(job: Job) -> dict[str, Any]:
     }
 
 
+KEEP_PER_LESSON = 8  # older keys of a lesson (other code, other modes) are removed
+
+
 def write_key(path: Path, key: dict[str, Any]) -> None:
-    """Write a key file atomically (several graders may share the cache)."""
+    """Write a key file atomically (several graders may share the cache); keep the cache small:
+    only the :data:`KEEP_PER_LESSON` most recent keys of each lesson stay."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
     try:
@@ -157,6 +161,13 @@ def write_key(path: Path, key: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    lesson = path.name.rsplit("-", 1)[0]
+    try:
+        same = sorted(path.parent.glob(f"{lesson}-*.json"), key=lambda p: p.stat().st_mtime)
+        for old in same[:-KEEP_PER_LESSON]:
+            old.unlink(missing_ok=True)
+    except OSError:  # another grader pruned at the same time
+        pass
 
 
 def read_key(path: Path) -> dict[str, Any] | None:
@@ -202,6 +213,28 @@ def ensure_keys(
             write_key(path, outcome)
             keys[job.lesson] = str(path)
     return keys, errors
+
+
+def prepare(
+    lesson: str,
+    *,
+    source_dir: Path,
+    fast: bool,
+    timeout: int,
+    isolate: bool = True,
+    progress: Callable[[str], None] = lambda text: None,
+) -> str:
+    """The key file of one lesson, made now when the cache has none (``autograder key``);
+    raises :class:`AnswerKeyError` saying why there is none."""
+    from autograder.grade import prepare_template
+
+    with tempfile.TemporaryDirectory(prefix="autograder-key-") as tmp:
+        template = prepare_template(lesson, source_dir, Path(tmp) / "template")
+        base = Job("", lesson, None, None, "", "", timeout, fast, isolate=isolate)
+        keys, errors = ensure_keys({lesson: template}, base, Path(tmp) / "keys", run_here, progress)
+    if errors:
+        raise AnswerKeyError(errors[lesson])
+    return keys[lesson]
 
 
 def run_here(jobs: list[Job]) -> Iterator[tuple[Job, Any]]:

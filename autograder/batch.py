@@ -433,7 +433,8 @@ def grade_batch(
             progress=lambda text: print(text, file=sys.stderr) if progress else None,
         )
         broken.update(no_key)
-        pending = [
+        # a lesson without a template or a key grades its submissions as errors saying why
+        graded_as = [
             Submission(s.student, s.lesson, s.path, broken[s.lesson], s.note)
             if s.lesson in broken and not s.error
             else s
@@ -447,7 +448,14 @@ def grade_batch(
                 threads=threads,
                 key=answer_keys.get(job.lesson),
             )
-            for job in build_jobs(pending, templates, out, timeout, fast, names)
+            for job in build_jobs(
+                graded_as,
+                templates,
+                out,
+                timeout,
+                fast,
+                {g: names[p] for g, p in zip(graded_as, pending, strict=True)},
+            )
         ]
         row_of_job = {id(job): names[sub] for job, sub in zip(jobs, pending, strict=True)}
         key_of_job = {id(job): keys[sub] for job, sub in zip(jobs, pending, strict=True)}

@@ -1,10 +1,11 @@
-"""``autograder``: release lessons, grade submissions, validate a notebook, check the set-up.
+"""``autograder``: release lessons, grade and validate notebooks, make answer keys, doctor.
 
 autograder release [--check]
 autograder grade SUBMISSIONS [--lesson L] [--out DIR] [--timeout S] [--fast] [--workers N]
                  [--memory-limit SIZE] [--max-tasks N] [--no-isolation]
                  [--fresh] [--dask-scheduler ADDRESS]
 autograder validate NOTEBOOK [--timeout S] [--fast] [--lesson L]
+autograder key LESSON [--fast] [--timeout S] [--no-isolation]
 autograder doctor
 """
 
@@ -100,6 +101,34 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _key(args: argparse.Namespace) -> int:
+    import time
+
+    from autograder import answer_key
+    from autograder.paths import SOURCE_DIR, list_lessons, resolve_lesson
+
+    source = Path(args.source or SOURCE_DIR)
+    lesson = resolve_lesson(args.lesson, list_lessons(source))
+    if lesson is None:
+        print(f"autograder key: unknown lesson {args.lesson!r}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    try:
+        path = answer_key.prepare(
+            lesson,
+            source_dir=source,
+            fast=args.fast,
+            timeout=args.timeout,
+            isolate=not args.no_isolation,
+            progress=lambda text: print(text, file=sys.stderr),
+        )
+    except (answer_key.AnswerKeyError, OSError, RuntimeError) as exc:
+        print(f"autograder key: {exc}", file=sys.stderr)
+        return 1
+    print(f"answer key of {lesson}: {path} ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from autograder.doctor import report
 
@@ -177,6 +206,17 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--lesson", help="the lesson, when the file name does not say")
     v.add_argument("--source", type=Path, default=None, help="source folder (solutions/)")
     v.set_defaults(func=_validate)
+
+    k = sub.add_parser(
+        "key",
+        help="make a lesson's answer key now (grading makes it when missing; it is cached)",
+    )
+    k.add_argument("lesson", help="lesson id or number")
+    k.add_argument("--fast", action="store_true", help="for grading in test mode")
+    k.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell")
+    k.add_argument("--no-isolation", action="store_true", help="run the solution unsandboxed")
+    k.add_argument("--source", type=Path, default=None, help="source folder (solutions/)")
+    k.set_defaults(func=_key)
 
     d = sub.add_parser("doctor", help="versions, kernel, course directory, lessons, GPUs")
     d.set_defaults(func=_doctor)

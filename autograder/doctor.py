@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from importlib import metadata
 
+from autograder.answer_key import cache_dir
 from autograder.device import detect_device
 from autograder.paths import CONFIG_FILE, RELEASE_DIR, SOURCE_DIR, course_dir, list_lessons
 
@@ -60,6 +61,8 @@ def report() -> str:
     if missing:
         lines.append(f"  not released yet: {', '.join(missing)} (run `autograder release`)")
     lines.append(f"device: {detect_device()}")
+    keys = sorted(cache_dir().glob("*.json")) if cache_dir().is_dir() else []
+    lines.append(f"answer keys: {len(keys)} cached in {cache_dir()} (autograder key LESSON)")
     lines.append("isolation of submissions (autograder grade):")
     lines += [f"  {name}: {status}" for name, status in sandbox_report().items()]
     return "\n".join(lines)

@@ -1,36 +1,64 @@
-"""Detect student code that tampers with how its tests run; flag it for a person to review.
+"""Keep a kernel's test results honest: judge values outside it, watch what it does inside.
 
-Tests run in the student's kernel, beside the student's code, so a kernel's own report that a
-test passed is only as good as the state of that kernel. The grader protects results in four
-layers (the first two elsewhere, the last two here):
+Tests run in the student's kernel, beside the student's code, so anything the kernel computes
+after student code ran can be forged: library functions and classes, module attributes,
+reference values. The grader therefore decides what it can *outside* the kernel and watches
+the rest. Six layers (the first three elsewhere, the rest here and in ``guard_kernel.py``, the
+code the kernel runs):
 
 1. Test cells are restored from the lesson's source before grading (``integrity.sanitize``),
    and the sandbox (``sandbox``) gives the code nothing to forge a grade with: no gradebook,
    no solutions, no grader process to patch, no network.
 2. Failing tests are judged by nbgrader from the messages the grader receives, outside the
    kernel; stderr noise no longer zeroes a cell (``preprocessors.StderrToStdout``).
-3. **An audit hook installed before any student code runs.** ``sys.addaudithook`` hooks cannot
+3. **Values judged outside the kernel** (``judging``, ``answer_key``). Hidden tests send what
+   the learner's code produced with ``sys.audit("autograder.judge", name, value, rule)``; the
+   grader compares each value with the one the lesson's solution sent in the same test (the
+   answer key, made by grading the solution once) and fails the cell on any difference, a
+   value never sent or one sent twice. Replacing a reference in the kernel cannot change the
+   key. Only plain Python and NumPy values cross, as JSON, size-limited, never pickle.
+4. **An audit hook installed before any student code runs.** ``sys.addaudithook`` hooks cannot
    be removed from Python. Ours reports, through a pipe the grader reads outside the sandbox
    (a line written there cannot be taken back), every use *by the notebook's own code* of
    interpreter introspection and native memory access: ``ctypes``, ``gc.get_objects`` and
    friends, ``sys._getframe``, ``sys.settrace``/``setprofile``, replacing attributes of
-   library classes, and opening the grader's pipe or kernel sockets.
-4. **Integrity checks around every test cell.** Right before and right after each test cell
-   the grader sends ``sys.audit("autograder.check", NONCE)`` with a fresh random nonce. The
-   hook answers on the pipe with ``CHECK NONCE ok`` or the list of problems found by comparing
-   the kernel with a snapshot taken before student code ran: ``builtins``, ``math``,
-   ``operator``, ``numpy`` and ``numpy.testing`` entries replaced; IPython input
-   transformers, AST transformers, custom exception handlers, ``showtraceback``,
-   ``run_cell`` and the kernel's execute/send machinery changed; event callbacks defined by
-   the notebook; modules loaded from the working folder that shadow installed ones; objects
-   of notebook-defined classes that redefine comparison or conversion (always-equal objects);
-   threads started by the notebook still running. A check that never answers (``sys.audit``
-   replaced, the cell rewritten, the kernel's replies forged) is itself a finding.
+   library classes (also through a library function the notebook called) or the code and
+   defaults of library functions, and opening the grader's pipe or kernel sockets.
+5. **Exercise rules while a test runs.** Before a test cell the guard checks that the
+   exercise's functions are functions the notebook defines (not ``pointing_game =
+   explain.pointing_game``), then traces new frames until the cell ends: an answer that calls
+   into the ``course`` package fails the test (the exercise may name helpers it allows), so
+   no exercise can be handed to a helper.
+6. **Integrity checks around every test cell.** Right before and right after each test cell
+   the grader sends ``sys.audit("autograder.check", NONCE, ...)`` with a fresh random nonce.
+   The hook answers on the pipe with ``CHECK NONCE ok`` or the list of problems found by
+   comparing the kernel with what it was before student code ran: every function, class and
+   module bound in an installed module (the lesson's own imports are loaded before any
+   notebook code so that they are seen untouched; the lesson's own rebinding, seen in the
+   answer key's run, is allowed), ``sys.modules`` entries, ``builtins``/``math``/
+   ``operator``/``numpy`` values, ``sys.audit`` and its kin; IPython input and AST
+   transformers, custom exception handlers, ``showtraceback``, ``run_cell`` and the kernel's
+   execute/send machinery; event callbacks defined by the notebook; modules loaded from the
+   working folder that shadow installed ones; objects of notebook-defined classes that
+   redefine comparison or conversion (always-equal objects); threads started by the notebook
+   still running. A check that never answers (``sys.audit`` replaced, the cell rewritten, the
+   kernel's replies forged) is itself a finding.
 
 Any finding flags the submission: its points are withheld and the reason is recorded until a
-person looks. What remains possible is documented in the README: a student who studies this
-file could hide in native code loaded through a library (not flagged because the call comes
-from library code), so a flag-free result is strong evidence, not proof.
+person looks. The trust boundary, also in the README:
+
+- values a test judges outside the kernel cannot be faked by replacing anything in it; a
+  check that stays inside (training the learner's model, say) trusts the library functions it
+  calls, which the watch above covers when they are module attributes, but not attributes of
+  library *objects* (``scipy.stats.t.ppf = ...``), data attributes (``tf.float32 = ...``) or
+  state changed in place; those are only caught where a judged value depends on them;
+- calls into the course package are traced in the kernel's main thread and in threads started
+  during a test, not in threads a library already runs (``tf.py_function`` in a ``tf.data``
+  pipeline);
+- code hidden in native code loaded through a library is not seen.
+
+So a flag-free result is strong evidence, not proof; the judged values are the part that holds
+whatever the kernel does.
 """
 
 from __future__ import annotations
@@ -54,14 +82,18 @@ def new_nonce() -> str:
     return secrets.token_hex(12)
 
 
-def check_code(nonce: str, phase: str = "", names: tuple[str, ...] = ()) -> str:
+def check_code(
+    nonce: str, phase: str = "", names: tuple[str, ...] = (), helpers: tuple[str, ...] = ()
+) -> str:
     """The source of one integrity check cell.
 
     ``phase`` is ``"before"`` or ``"after"`` around a test cell: before, the guard checks that
     ``names`` (the exercise's functions) are defined by the notebook and starts watching for
-    calls into the course package; after, it stops and reports what it saw.
+    calls from answers into the course package (``helpers`` excepted); after, it stops and
+    reports what it saw.
     """
-    return f"__import__('sys').audit({CHECK_EVENT!r}, {nonce!r}, {phase!r}, {tuple(names)!r})"
+    args = (CHECK_EVENT, nonce, phase, tuple(names), tuple(helpers))
+    return f"__import__('sys').audit{args!r}"
 
 
 def bind_code(nonce: str, names: list[str]) -> str:
@@ -101,6 +133,23 @@ def lesson_imports(nb: dict) -> list[str]:
                 found.append(node.module)
                 found += [f"{node.module}.{a.name}" for a in node.names if a.name != "*"]
     return list(dict.fromkeys(found))
+
+
+HELPERS_KEY = "course_helpers"  # in a test cell's "autograder" metadata
+
+
+def exercise_helpers(nb: dict) -> dict[str, list[str]]:
+    """For each test cell (grade_id), the course functions its exercise lets answers call
+    (``"autograder": {"course_helpers": ["course.models.augmentation"]}`` in the test cell's
+    metadata); any other call into the course package from an answer fails the test."""
+    from autograder.notebooks import grade_id, is_test_cell
+
+    out: dict[str, list[str]] = {}
+    for cell in nb["cells"]:
+        if is_test_cell(cell) and grade_id(cell):
+            meta = (cell.get("metadata") or {}).get("autograder") or {}
+            out[grade_id(cell)] = [str(h) for h in meta.get(HELPERS_KEY, [])]
+    return out
 
 
 def exercise_names(nb: dict) -> dict[str, list[str]]:
@@ -171,7 +220,8 @@ def init_code(
     prefixes = tuple(w.rstrip("/") + "/" for w in writable)
     args = (pipe, nonce, channel, prefixes, list(preimport or []), list(rebinds or []), record)
     call = "__autograder_guard(" + ", ".join(repr(a) for a in args) + ")"
-    return f"{KERNEL_SOURCE.read_text()}\n{call}\ndel __autograder_guard\n"
+    source = KERNEL_SOURCE.read_text()
+    return f"{source}\n{call}\ndel __autograder_guard, __autograder_encoder\n"
 
 
 DATA_KINDS = ("VALUE", "VIOLATION", "REBIND")  # report lines that carry JSON, kept whole

@@ -20,6 +20,105 @@ See :mod:`autograder.guard` for the design and what it cannot see.
 # The names below are only used inside the kernel; ruff sees an ordinary module.
 
 
+def __autograder_encoder(numpy, binascii, _json, line_limit):  # noqa: N807
+    """The JSON text of a ``VALUE`` report: ``{"name", "value", "rule"}`` of one judge event.
+
+    Only exact built-in types (None, bool, int, float, str, bytes, list, tuple, dict) and
+    NumPy arrays and scalars of numeric types are encoded, with the built-ins bound here (at
+    the guard's start): nothing a value's own class defines runs. Anything else, or a value
+    over ``line_limit`` bytes, becomes ``{"$x": why}``, which the grader never accepts.
+    """
+    _type, _len, _int, _str, _list, _tuple = type, len, int, str, list, tuple
+    _enumerate = enumerate
+    _b64, _enc_str = binascii.b2a_base64, _json.encode_basestring_ascii
+    _float_repr, _int_repr = float.__repr__, int.__repr__
+    _tobytes, _scalar_tobytes = numpy.ndarray.tobytes, numpy.generic.tobytes
+    _contiguous, ndarray = numpy.ascontiguousarray, numpy.ndarray
+    plain_scalars = {numpy.bool_, numpy.int8, numpy.int16, numpy.int32, numpy.int64,
+                     numpy.uint8, numpy.uint16, numpy.uint32, numpy.uint64, numpy.float16,
+                     numpy.float32, numpy.float64, numpy.complex64, numpy.complex128}  # fmt: skip
+
+    class TooLarge(Exception):
+        pass
+
+    def encode(value, out, depth):
+        if depth > 40:
+            raise TooLarge("nested more than 40 levels deep")
+        t = _type(value)
+        if value is None:
+            out.append("null")
+        elif t is bool:
+            out.append("true" if value else "false")
+        elif t is int:
+            text = _int_repr(value)
+            out.append(text if _len(text) < 400 else '{"$x": "int with %d digits"}' % _len(text))
+        elif t is float:
+            text = _float_repr(value)
+            out.append(text if text not in ("nan", "inf", "-inf") else '{"$f": "%s"}' % text)
+        elif t is _str:
+            out.append(_enc_str(value))
+        elif t is bytes:
+            out.append('{"$b": "%s"}' % _b64(value, newline=False).decode("ascii"))
+        elif t is _list or t is _tuple:
+            out.append("[" if t is _list else '{"$t": [')
+            for i, item in _enumerate(value):
+                if i:
+                    out.append(", ")
+                encode(item, out, depth + 1)
+            out.append("]" if t is _list else "]}")
+        elif t is dict:
+            out.append('{"$d": [')
+            for i, (key, item) in _enumerate(_list(value.items())):
+                if i:
+                    out.append(", ")
+                out.append("[")
+                encode(key, out, depth + 1)
+                out.append(", ")
+                encode(item, out, depth + 1)
+                out.append("]")
+            out.append("]}")
+        elif t is ndarray:
+            dtype = value.dtype
+            if dtype.kind not in "biufc" or dtype.hasobject or dtype.names is not None:
+                out.append('{"$x": %s}' % _enc_str("array of %s" % _str(dtype)))
+            else:
+                if value.nbytes > line_limit:
+                    raise TooLarge("an array of %d bytes" % value.nbytes)
+                data = _b64(_tobytes(_contiguous(value)), newline=False).decode("ascii")
+                shape = ", ".join(_int_repr(_int(n)) for n in value.shape)
+                out.append('{"$a": "%s", "shape": [%s], "b64": "%s"}' % (dtype.str, shape, data))
+        elif t in plain_scalars:
+            data = _b64(_scalar_tobytes(value), newline=False).decode("ascii")
+            out.append('{"$s": "%s", "b64": "%s"}' % (value.dtype.str, data))
+        else:
+            out.append('{"$x": %s}' % _enc_str("%s.%s" % (t.__module__, t.__qualname__)))
+        if _len(out) > 4_000_000:
+            raise TooLarge("more than 4 million parts")
+
+    def value_line(args, unreadable=False):
+        name = _enc_str(args[0][:200])
+        if unreadable:
+            return '{"name": %s, "value": {"$x": %s}, "rule": {"$d": []}}' % (
+                name,
+                _enc_str(args[1]),
+            )
+        parts = ['{"name": ', name, ', "value": ']
+        try:
+            encode(args[1], parts, 0)
+            parts.append(', "rule": ')
+            encode(args[2] if _len(args) > 2 else {}, parts, 0)
+            text = "".join(parts) + "}"
+            if _len(text) > line_limit:
+                raise TooLarge("%d bytes" % _len(text))
+        except TooLarge as exc:
+            return value_line((args[0], "too large: %s" % exc), unreadable=True)
+        except RecursionError:
+            return value_line((args[0], "too deep"), unreadable=True)
+        return text
+
+    return value_line
+
+
 def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, record):  # noqa: N807
     import _json
     import binascii
@@ -46,11 +145,8 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
     _str, _tuple, _list, _len, _sorted, _repr = str, tuple, list, len, sorted, repr
     _settrace, _thread_settrace = sys.settrace, threading.settrace
     _real_audit = sys.audit
-    _b64, _enc_str = binascii.b2a_base64, _json.encode_basestring_ascii
-    _float_repr, _int_repr = float.__repr__, int.__repr__
-    _tobytes, _scalar_tobytes = numpy.ndarray.tobytes, numpy.generic.tobytes
-    _contiguous = numpy.ascontiguousarray
-    ndarray, module_type, function_type = numpy.ndarray, types.ModuleType, types.FunctionType
+    _enc_str = _json.encode_basestring_ascii
+    module_type, function_type = types.ModuleType, types.FunctionType
     method_type = types.MethodType
     _partial = functools.partial
     stdlib = os.path.dirname(os.__file__) + "/"
@@ -125,12 +221,27 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
             and now.__self__ is then.__self__
         )
 
+    wrappers = (classmethod, staticmethod)
+
+    def code_of(value):
+        # the code object of a function, or of the function a classmethod or staticmethod
+        # wraps, read without running any of the value's own code (no __getattr__)
+        t = _type(value)
+        if t in wrappers:
+            value = value.__func__
+            t = _type(value)
+        return value.__code__ if t is function_type else None
+
     def user_defined(cls):
-        for value in _vars(cls).values():
-            code = _getattr(_getattr(value, "__func__", value), "__code__", None)
+        try:
+            space = _vars(cls)
+        except TypeError:
+            return False
+        for value in _list(space.values()):
+            code = code_of(value)
             if code is not None and is_user_file(code.co_filename):
                 return True
-        return _getattr(cls, "__module__", "") == "__main__"
+        return space.get("__module__", "") == "__main__"
 
     def made_by_notebook(value, depth=0):
         # a function, method, class, module or instance whose code the notebook wrote
@@ -142,15 +253,27 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
         if _issubclass(t, type):
             return user_defined(value)
         if _issubclass(t, module_type):
+            # loaded from a notebook file, or a module object holding the notebook's functions
+            if user_defined(t):
+                return True
             space = _vars(value)
             path = space.get("__file__")
             if _type(path) is _str:
                 return not path.startswith(trusted)
-            name = space.get("__name__")
-            return name not in sys.builtin_module_names and sys.modules.get(name) is not value
+            if sys.modules.get(space.get("__name__")) is value:
+                return False  # a module in sys.modules: the watch looks at its attributes
+            return depth == 0 and holds_notebook_code(value)
         if t is _partial and depth < 5:
             return made_by_notebook(value.func, depth + 1)
         return user_defined(t)
+
+    def holds_notebook_code(mod):
+        # a module object (made with types.ModuleType, say) whose functions the notebook wrote
+        return any(
+            made_by_notebook(v, 1)
+            for v in _list(_vars(mod).values())
+            if callable(v) and not _issubclass(_type(v), module_type)
+        )
 
     def signature(value):
         # what a library object is, without running any code of it
@@ -346,12 +469,25 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
                     protected.add(_id(value))
         watched[name] = (mod, attrs)
 
+    examined = set()  # every module name seen, watched or not
+
     def scan():
-        if _len(watched) == _len(sys.modules):
-            return
-        for name, mod in _list(sys.modules.items()):
-            if name not in watched and watchable(name, mod):
-                take(name, mod)
+        for name in _list(sys.modules.keys() - examined):
+            examined.add(name)
+            mod = sys.modules.get(name)
+            try:
+                if watchable(name, mod):
+                    take(name, mod)
+                elif (
+                    not starting[0]
+                    and _issubclass(_type(mod), module_type)
+                    and name.partition(".")[0] not in machinery
+                    and _type(_vars(mod).get("__file__")) is not _str
+                    and holds_notebook_code(mod)
+                ):
+                    early.append("sys.modules[%r] is a module the notebook made" % name)
+            except Exception:  # a module the watch cannot read is left out, never a finding
+                watched.pop(name, None)
 
     def library_changes():
         found = []
@@ -360,42 +496,46 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
         for name, (mod, attrs) in _list(watched.items()):
             if name in modules:
                 continue  # compared attribute by attribute above
-            now = sys.modules.get(name)
-            if now is not None and now is not mod:
-                found.append("sys.modules[%r] was replaced" % name)
-            space = _vars(mod)
-            for key, old in _list(attrs.items()):
-                new = space.get(key, attrs)
-                if new is attrs or same(new, old):
-                    continue
-                if made_by_notebook(new):
-                    found.append(
-                        "%s.%s was replaced by an object the notebook defined" % (name, key)
-                    )
-                    continue
-                if (
-                    _issubclass(_type(new), module_type)
-                    and _issubclass(_type(old), module_type)
-                    and sys.modules.get(_vars(new).get("__name__")) is new
-                ):
-                    attrs[key] = new  # a lazy module loaded
-                    continue
-                sig = signature(new)
-                if (name, key, sig) in allowed:
-                    attrs[key] = new
-                elif record:
-                    allowed.add((name, key, sig))
-                    attrs[key] = new
-                    emit_data(
-                        "REBIND", "[%s, %s, %s]" % (_enc_str(name), _enc_str(key), _enc_str(sig))
-                    )
-                else:
-                    found.append("%s.%s was replaced (now %s)" % (name, key, sig))
-            if _len(space) != _len(attrs):
-                for key in space.keys() - attrs.keys():
-                    value = space[key]
-                    if callable(value) and made_by_notebook(value):
-                        found.append("%s.%s was added by the notebook" % (name, key))
+            try:
+                found.extend(module_changes(name, mod, attrs))
+            except Exception:  # a module the watch cannot read is left out, never a finding
+                pass
+        return found
+
+    def module_changes(name, mod, attrs):
+        found = []
+        now = sys.modules.get(name)
+        if now is not None and now is not mod:
+            found.append("sys.modules[%r] was replaced" % name)
+        space = _vars(mod)
+        for key, old in _list(attrs.items()):
+            new = space.get(key, attrs)
+            if new is attrs or same(new, old):
+                continue
+            if made_by_notebook(new):
+                found.append("%s.%s was replaced by an object the notebook defined" % (name, key))
+                continue
+            if (
+                _issubclass(_type(new), module_type)
+                and _issubclass(_type(old), module_type)
+                and sys.modules.get(_vars(new).get("__name__")) is new
+            ):
+                attrs[key] = new  # a lazy module loaded
+                continue
+            sig = signature(new)
+            if (name, key, sig) in allowed:
+                attrs[key] = new
+            elif record:
+                allowed.add((name, key, sig))
+                attrs[key] = new
+                emit_data("REBIND", "[%s, %s, %s]" % (_enc_str(name), _enc_str(key), _enc_str(sig)))
+            else:
+                found.append("%s.%s was replaced (now %s)" % (name, key, sig))
+        if _len(space) != _len(attrs):
+            for key in space.keys() - attrs.keys():
+                value = space[key]
+                if callable(value) and made_by_notebook(value):
+                    found.append("%s.%s was added by the notebook" % (name, key))
         return found
 
     def shadowing():
@@ -524,105 +664,14 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
 
     # ---- values a test sends to the grader (judged outside the kernel) ----------------------
     value_budget = [64 << 20]  # bytes of values per kernel
-    line_limit = 8 << 20  # bytes of one value
-    plain_scalars = {
-        numpy.bool_,
-        numpy.int8,
-        numpy.int16,
-        numpy.int32,
-        numpy.int64,
-        numpy.uint8,
-        numpy.uint16,
-        numpy.uint32,
-        numpy.uint64,
-        numpy.float16,
-        numpy.float32,
-        numpy.float64,
-        numpy.complex64,
-        numpy.complex128,
-    }
-
-    class TooLarge(Exception):
-        pass
-
-    def encode(value, out, depth):
-        # JSON text of a plain value; only exact built-in and NumPy types, nothing they define
-        if depth > 40:
-            raise TooLarge("nested more than 40 levels deep")
-        t = _type(value)
-        if value is None:
-            out.append("null")
-        elif t is bool:
-            out.append("true" if value else "false")
-        elif t is int:
-            text = _int_repr(value)
-            out.append(text if _len(text) < 400 else '{"$x": "int with %d digits"}' % _len(text))
-        elif t is float:
-            text = _float_repr(value)
-            out.append(text if text not in ("nan", "inf", "-inf") else '{"$f": "%s"}' % text)
-        elif t is _str:
-            out.append(_enc_str(value))
-        elif t is bytes:
-            out.append('{"$b": "%s"}' % _b64(value, newline=False).decode("ascii"))
-        elif t is _list or t is _tuple:
-            out.append("[" if t is _list else '{"$t": [')
-            for i, item in enumerate(value):
-                if i:
-                    out.append(", ")
-                encode(item, out, depth + 1)
-            out.append("]" if t is _list else "]}")
-        elif t is dict:
-            out.append('{"$d": [')
-            for i, (key, item) in enumerate(_list(value.items())):
-                if i:
-                    out.append(", ")
-                out.append("[")
-                encode(key, out, depth + 1)
-                out.append(", ")
-                encode(item, out, depth + 1)
-                out.append("]")
-            out.append("]}")
-        elif t is ndarray:
-            dtype = value.dtype
-            if dtype.kind not in "biufc" or dtype.hasobject or dtype.names is not None:
-                out.append('{"$x": "array of %s"}' % _enc_str(_str(dtype))[1:-1])
-            else:
-                if value.nbytes > line_limit:
-                    raise TooLarge("an array of %d bytes" % value.nbytes)
-                data = _b64(_tobytes(_contiguous(value)), newline=False).decode("ascii")
-                shape = ", ".join(_int_repr(int(n)) for n in value.shape)
-                out.append('{"$a": "%s", "shape": [%s], "b64": "%s"}' % (dtype.str, shape, data))
-        elif t in plain_scalars:
-            data = _b64(_scalar_tobytes(value), newline=False).decode("ascii")
-            out.append('{"$s": "%s", "b64": "%s"}' % (value.dtype.str, data))
-        else:
-            name = "%s.%s" % (t.__module__, t.__qualname__)
-            out.append('{"$x": %s}' % _enc_str(name))
-        if _len(out) > 4_000_000:
-            raise TooLarge("more than 4 million parts")
+    value_line = __autograder_encoder(numpy, binascii, _json, 8 << 20)
 
     def judged(args):
         if _len(args) < 2 or _type(args[0]) is not _str:
             return
-        parts = ['{"name": ', _enc_str(args[0][:200]), ', "value": ']
-        try:
-            encode(args[1], parts, 0)
-            parts.append(', "rule": ')
-            encode(args[2] if _len(args) > 2 else {}, parts, 0)
-            text = "".join(parts) + "}"
-            if _len(text) > line_limit:
-                raise TooLarge("%d bytes" % _len(text))
-        except TooLarge as exc:
-            text = '{"name": %s, "value": {"$x": %s}, "rule": {}}' % (
-                _enc_str(args[0][:200]),
-                _enc_str("too large: %s" % exc),
-            )
-        except RecursionError:
-            text = '{"name": %s, "value": {"$x": "too deep"}, "rule": {}}' % _enc_str(args[0])
+        text = value_line(args)
         if _len(text) > value_budget[0]:
-            text = '{"name": %s, "value": {"$x": "over the budget of values"}, "rule": {}}' % (
-                _enc_str(args[0][:200])
-            )
+            text = value_line((args[0], "over the budget of values", {}), unreadable=True)
         value_budget[0] -= _len(text)
         emit_data("VALUE", text)
 
@@ -650,31 +699,47 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
                 "yourself with def" % (name, what)
             )
 
+    allowed_helpers = set()
+
     def monitor(frame, event, arg):
-        # called for every new frame while a test cell runs: learner code calling the course
+        # called for every new frame while a test cell runs: answers calling the course package
         code = frame.f_code
         if not code.co_filename.startswith(course_root):
             return None
-        first = user_frame(frame.f_back)
-        if first is None:
-            return None
+        entry = frame  # the course function the caller outside the package called
+        while entry.f_back is not None and entry.f_back.f_code.co_filename.startswith(course_root):
+            entry = entry.f_back
+        first = entry.f_back
+        if first is None or not is_user_file(first.f_code.co_filename):
+            return None  # called by a library (a hook the course installed, say), not an answer
         top, up = first, first.f_back
         while up is not None:
             if is_user_file(up.f_code.co_filename):
                 top = up
             up = up.f_back
-        if first.f_code.co_filename != top.f_code.co_filename:
-            module = _getattr(frame, "f_globals", {}).get("__name__", "course")
-            violation(
-                "%s called the course's %s.%s: exercises are solved without the course "
-                "package" % (first.f_code.co_name, module, code.co_qualname)
-            )
+        if first.f_code.co_filename == top.f_code.co_filename:
+            return None  # the test's own code
+        module = _getattr(entry, "f_globals", {}).get("__name__", "course")
+        helper = "%s.%s" % (module, entry.f_code.co_qualname)
+        if helper in allowed_helpers or helper.partition(".<locals>")[0] in allowed_helpers:
+            return None
+        named = first  # the answer's function, not a comprehension or lambda inside it
+        while named.f_code.co_name.startswith("<") and named.f_back is not None:
+            if not is_user_file(named.f_back.f_code.co_filename):
+                break
+            named = named.f_back
+        violation(
+            "%s called the course's %s: exercises are solved without the course package"
+            % (named.f_code.co_name, helper)
+        )
         return None
 
     monitoring = [False]
 
-    def start_monitor(names):
+    def start_monitor(names, helpers):
         del violations[:]
+        allowed_helpers.clear()
+        allowed_helpers.update(helpers)
         check_bindings(names)
         if course_root is not None:
             monitoring[0] = True
@@ -738,7 +803,9 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
             if phase == "before":
                 busy[0] = True
                 try:
-                    start_monitor(args[2] if _len(args) > 2 else ())
+                    start_monitor(
+                        args[2] if _len(args) > 2 else (), args[3] if _len(args) > 3 else ()
+                    )
                 finally:
                     busy[0] = False
             return

@@ -62,6 +62,7 @@ def run(jobdir: Path) -> dict:
     source = notebooks.load(jobdir / "source" / lesson / f"{lesson}.ipynb")
     Execute.preimport = guard.lesson_imports(source)
     Execute.exercises = guard.exercise_names(source)
+    Execute.helpers = guard.exercise_helpers(source)
     Execute.record = bool(spec_raw.get("record"))
     if spec_raw.get("key"):
         key = json.loads(Path(spec_raw["key"]).read_text())

@@ -21,6 +21,8 @@ Rules (keyword arguments of the call; the key's rules are the ones applied):
 - ``rtol``, ``atol``: numbers and arrays match as in ``numpy.allclose`` (defaults 1e-5, 1e-8);
   NaN matches NaN. Python and NumPy numbers, lists and arrays of numbers compare by value and
   shape; ``dtype="exact"`` also requires the same NumPy dtype (or Python type).
+- ``mean_atol=x``: arrays whose mean absolute difference is at most ``x`` (and, with ``atol``,
+  whose largest difference is at most ``atol``): maps that honest variants resize differently.
 - ``proportional=True``: arrays equal up to one positive factor (e.g. an unnormalised filter).
 - ``at_least=x`` / ``at_most=x``: a number judged against a bound, not against the solution.
 - ``accuracy_at_least=x, truth="name"``: predicted labels scored against the solution's value
@@ -41,8 +43,8 @@ from typing import Any
 import numpy as np
 
 EVENT = "autograder.judge"
-RULES = {"rtol", "atol", "dtype", "proportional", "at_least", "at_most", "accuracy_at_least",
-         "truth"}  # fmt: skip
+RULES = {"rtol", "atol", "mean_atol", "dtype", "proportional", "at_least", "at_most",
+         "accuracy_at_least", "truth"}  # fmt: skip
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-5, 1e-8
 MAX_MESSAGES = 3
 
@@ -256,6 +258,8 @@ def _compare_arrays(
     b = exp.astype(a.dtype)
     if rule.get("proportional"):
         return _proportional(b, a, rtol, atol, at)
+    if "mean_atol" in rule:
+        return _mean_close(b, a, float(rule["mean_atol"]), rule.get("atol"), at)
     if not np.array_equal(np.isnan(a), np.isnan(b)):
         return f"NaN where the solution has a number (or the other way round){at}"
     if np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True):
@@ -263,6 +267,19 @@ def _compare_arrays(
     finite = np.isfinite(a) & np.isfinite(b)
     worst = float(np.max(np.abs(a - b)[finite])) if finite.any() else float("inf")
     return f"values differ{at} by up to {worst:.3g} (tolerance rtol={rtol:g}, atol={atol:g})"
+
+
+def _mean_close(
+    exp: np.ndarray, got: np.ndarray, mean_atol: float, atol: Any, at: str
+) -> str | None:
+    if not np.all(np.isfinite(got)):
+        return f"values that are not finite{at}"
+    diff = np.abs(got - exp)
+    if diff.size and float(diff.mean()) > mean_atol:
+        return f"values differ{at} by {float(diff.mean()):.3g} on average (tolerance {mean_atol:g})"
+    if atol is not None and diff.size and float(diff.max()) > float(atol):
+        return f"values differ{at} by up to {float(diff.max()):.3g} (tolerance {float(atol):g})"
+    return None
 
 
 def _describe_type(x: Any) -> str:

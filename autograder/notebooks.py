@@ -2,7 +2,8 @@
 
 Canonical form: nbformat 4.5, no outputs, ``execution_count`` null, keys sorted, ``indent=1``,
 a trailing newline, UTF-8 text (``ensure_ascii=False``), and only allowlisted metadata
-(notebook: ``kernelspec`` and ``language_info.name``; cells: ``nbgrader``, ``tags``,
+(notebook: ``kernelspec`` and ``language_info.name``; cells: ``nbgrader``, ``autograder`` (the
+course's own test settings, see :func:`autograder.guard.exercise_helpers`), ``tags``,
 ``editable``, ``deletable``). Cell ids are kept as they are.
 """
 
@@ -14,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-CELL_METADATA_KEYS = ("nbgrader", "tags", "editable", "deletable")
+CELL_METADATA_KEYS = ("nbgrader", "autograder", "tags", "editable", "deletable")
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:

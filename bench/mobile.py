@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     X_train = (X_train / 255.0).astype(np.float32)
     X_test = (X_test / 255.0).astype(np.float32)
-    rep = mobile.representative_dataset(X_train, n=args.calibration)
+    rep = X_train[: args.calibration]  # convert() calibrates on the first images given
     print(
         f"digits {args.image_size}x{args.image_size}: train {len(X_train)}, test {len(X_test)} "
         f"(stratified, seed {args.seed}); {args.epochs} epochs; {args.calibration} calibration "

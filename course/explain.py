@@ -1,13 +1,14 @@
-"""Where does a classifier look? Saliency, Grad-CAM, occlusion and the pointing game.
+"""Where does a classifier look? Saliency and occlusion maps, and the last convolutional layer.
 
-Introduced in lesson 08 (interpretability), which derives each method in the open first. Every
-function takes a Keras model and a batch of float images shaped ``(n, h, w, c)`` and returns
-one heat map per image, ``(n, h, w)`` in 0-1 (1 = the pixels that matter most), ready for
-``plots.heatmaps``. ``class_index`` picks the class to explain: ``None`` (the model's own
-prediction for each image), one int for every image, or one int per image.
+Introduced in lesson 08 (interpretability), which derives each method in the open first. Grad-CAM
+and the pointing game are that lesson's exercises, so they are not here: the lesson uses the
+learner's own. Every function takes a Keras model and a batch of float images shaped
+``(n, h, w, c)`` and returns one heat map per image, ``(n, h, w)`` in 0-1 (1 = the pixels that
+matter most), ready for ``plots.heatmaps``. ``class_index`` picks the class to explain: ``None``
+(the model's own prediction for each image), one int for every image, or one int per image.
 
-Gradients need the TensorFlow backend (``tf.GradientTape``); occlusion and the pointing game
-only call the model, so they work on any backend. Keras is imported when a function runs.
+Saliency needs the TensorFlow backend (``tf.GradientTape``); occlusion only calls the model, so
+it works on any backend. Keras is imported when a function runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["grad_cam", "last_conv_layer", "occlusion", "pointing_game", "saliency"]
+__all__ = ["last_conv_layer", "occlusion", "saliency"]
 
 
 def _batch(images: Any) -> np.ndarray:
@@ -64,7 +65,7 @@ def _tensorflow() -> Any:
 
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(
-            "saliency and grad_cam take gradients with TensorFlow; this Keras runs on "
+            "saliency takes gradients with TensorFlow; this Keras runs on "
             f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow, or use occlusion()"
         )
     import tensorflow as tf
@@ -146,42 +147,6 @@ def last_conv_layer(model: Any) -> Any:
     )
 
 
-def grad_cam(model: Any, images: Any, layer: Any = None, class_index: Any = None) -> np.ndarray:
-    """Grad-CAM: feature maps weighted by how much the class score depends on each of them.
-
-    Introduced in lesson 08 (interpretability). For the feature maps ``A`` of ``layer``
-    (default :func:`last_conv_layer`; a name or a layer) and the class score ``s``, each map's
-    weight is its mean gradient ``w_k = mean(d s / d A_k)``; the heat map is
-    ``ReLU(sum_k w_k A_k)``, resized (bilinear) to the image and scaled to 0-1.
-
-    Example::
-
-        cams = explain.grad_cam(model, X_test[:8])
-        plots.heatmaps(X_test[:8], cams, title="Grad-CAM")
-    """
-    import keras
-
-    tf = _tensorflow()
-    x = tf.convert_to_tensor(_batch(images))
-    if layer is None:
-        layer = last_conv_layer(model)
-    elif isinstance(layer, str):
-        layer = model.get_layer(layer)
-    head, to_scores = _score_head(model)
-    probe = keras.Model(_entry(model), [layer.output, head])
-    with tf.GradientTape() as tape:
-        maps, out = probe(x, training=False)
-        tape.watch(maps)
-        scores = to_scores(out)
-        cls = _classes(class_index, keras.ops.convert_to_numpy(scores))
-        chosen = tf.gather(scores, cls, axis=1, batch_dims=1)
-    grads = tape.gradient(chosen, maps)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1, keepdims=True))
-    cam = tf.image.resize(cam, x.shape[1:3], method="bilinear")[..., 0]
-    return _normalise(cam.numpy())
-
-
 def occlusion(
     model: Any,
     images: Any,
@@ -231,36 +196,3 @@ def occlusion(
         for j, (t, left) in enumerate(positions):
             drop[i, t : t + patch, left : left + patch] += base_p[i] - probs[j, cls[i]]
     return _normalise(drop / cover[None])
-
-
-def pointing_game(heatmaps: Any, masks: Any, *, tolerance: int = 0) -> float:
-    """The share of images whose heat map peaks on the object: the pointing game.
-
-    Introduced in lesson 08 (interpretability). ``heatmaps`` are ``(n, h, w)`` and ``masks``
-    ``(n, h, w)`` booleans marking each object's pixels (``data.load("shapes").masks``). An
-    image scores a hit when the pixel with the highest heat lies on the object, or within
-    ``tolerance`` pixels of it; ties go to the first such pixel in reading order. A map
-    that looks everywhere at once (all equal) points at its top-left pixel.
-
-    Example::
-
-        explain.pointing_game(explain.grad_cam(model, X), masks)   # e.g. 0.93
-    """
-    maps = np.asarray(heatmaps, dtype=float)
-    objects = np.asarray(masks).astype(bool)
-    if maps.ndim != 3 or maps.shape != objects.shape:
-        raise ValueError(
-            f"expected heatmaps and masks of the same shape (n, h, w); got {maps.shape} "
-            f"and {objects.shape}"
-        )
-    if len(maps) == 0:
-        raise ValueError("no images: pass at least one heat map and its mask")
-    if tolerance:
-        from scipy.ndimage import binary_dilation
-
-        grow = np.ones((2 * tolerance + 1, 2 * tolerance + 1), dtype=bool)
-        objects = np.stack([binary_dilation(m, structure=grow) for m in objects])
-    n, h, w = maps.shape
-    peaks = maps.reshape(n, -1).argmax(axis=1)
-    hits = objects.reshape(n, -1)[np.arange(n), peaks]
-    return float(hits.mean())

@@ -2,6 +2,8 @@
 
 Introduced in lesson 06 (imbalanced-data), which shows each technique in the open first;
 ``bench/imbalance.py`` runs the lesson's comparison over several seeds with these functions.
+Class weights, balanced batches and the focal loss are that lesson's exercises, so they are not
+here: the lesson uses the learner's own.
 Index functions return positions into the arrays you pass, so one call serves images, labels
 and masks alike. TensorFlow and Keras are imported only when a function that needs them runs.
 """
@@ -16,10 +18,7 @@ import numpy as np
 from course.metrics import class_indices
 
 __all__ = [
-    "balanced_batches",
-    "class_weights",
     "extra_draws",
-    "focal_loss",
     "logit_adjust",
     "make_imbalanced",
     "oversample",
@@ -57,22 +56,6 @@ def make_imbalanced(y: Any, minority: Sequence[int], ratio: float, *, seed: int 
         count = min(len(members), max(2, round(ratio * len(members))))
         keep.append(rng.choice(members, size=count, replace=False))
     return np.sort(np.concatenate(keep))
-
-
-def class_weights(y: Any, num_classes: int | None = None) -> dict[int, float]:
-    """Weights that make every class count as much in the loss: ``n / (k * n_c)``.
-
-    Introduced in lesson 06 (imbalanced-data). scikit-learn's ``"balanced"`` heuristic; a class
-    without images gets weight 0. Pass the dict to ``model.fit(..., class_weight=...)`` for
-    NumPy arrays; for a ``tf.data`` pipeline turn it into per-image sample weights.
-
-    Example: ``imbalance.class_weights([0, 0, 0, 1])`` -> ``{0: 0.667, 1: 2.0}``
-    """
-    labels = class_indices(y, "y")
-    k = int(num_classes or labels.max() + 1)
-    counts = np.bincount(labels, minlength=k)
-    present = int(np.count_nonzero(counts))
-    return {c: float(len(labels) / (present * counts[c])) if counts[c] else 0.0 for c in range(k)}
 
 
 def extra_draws(y: Any, classes: Sequence[int] | None = None, *, seed: int = 0) -> np.ndarray:
@@ -126,63 +109,6 @@ def undersample(y: Any, *, seed: int = 0) -> np.ndarray:
     target = min(int(np.sum(labels == c)) for c in present)
     parts = [rng.choice(np.flatnonzero(labels == c), size=target, replace=False) for c in present]
     return rng.permutation(np.concatenate(parts))
-
-
-def balanced_batches(X: Any, y: Any, *, batch_size: int = 32, seed: int = 0) -> Any:
-    """An endless ``tf.data`` stream of batches in which every class is equally likely.
-
-    Introduced in lesson 06 (imbalanced-data): one dataset per class, each repeated and
-    shuffled, mixed with ``tf.data.Dataset.sample_from_datasets`` at equal weights. Endless,
-    so ``fit`` needs ``steps_per_epoch``. Images pass through as float32.
-
-    Example::
-
-        stream = imbalance.balanced_batches(X_train, y_train, batch_size=32)
-        model.fit(stream, steps_per_epoch=math.ceil(len(X_train) / 32), epochs=10)
-    """
-    import tensorflow as tf
-
-    images = np.asarray(X, dtype=np.float32)
-    labels = class_indices(y, "y")
-    if len(images) != len(labels):
-        raise ValueError(f"got {len(images)} images and {len(labels)} labels; one label each")
-    classes = np.unique(labels)
-    streams = [
-        tf.data.Dataset.from_tensor_slices((images[labels == c], labels[labels == c]))
-        .shuffle(int(np.sum(labels == c)), seed=seed + int(c), reshuffle_each_iteration=True)
-        .repeat()
-        for c in classes
-    ]
-    mixed = tf.data.Dataset.sample_from_datasets(
-        streams, weights=[1.0 / len(classes)] * len(classes), seed=seed
-    )
-    return mixed.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def focal_loss(gamma: float = 2.0, alpha: float = 0.25) -> Any:
-    """A focal loss for integer labels and predicted probabilities, as a Keras loss function.
-
-    Introduced in lesson 06 (imbalanced-data). ``-alpha * (1 - p_y)^gamma * log(p_y)`` per
-    image, averaged: easy, confident images (``p_y`` near 1) count little, so the hard ones,
-    often of the rare classes, drive training. ``gamma=0`` and ``alpha=1`` give cross-entropy.
-    Equal to ``keras.losses.CategoricalFocalCrossentropy(alpha, gamma)`` on one-hot labels.
-
-    Example::
-
-        model.compile(optimizer="adam", loss=imbalance.focal_loss(gamma=2.0))
-    """
-    import keras
-
-    def loss(y_true: Any, y_prob: Any) -> Any:
-        ops = keras.ops
-        k = ops.shape(y_prob)[-1]
-        onehot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), k)
-        p = ops.clip(y_prob / ops.sum(y_prob, axis=-1, keepdims=True), 1e-7, 1.0 - 1e-7)
-        p_true = ops.sum(onehot * p, axis=-1)
-        return -alpha * ops.power(1.0 - p_true, gamma) * ops.log(p_true)
-
-    loss.__name__ = f"focal_loss_gamma{gamma:g}"
-    return loss
 
 
 def logit_adjust(probs: Any, prior: Any, *, tau: float = 1.0) -> np.ndarray:

@@ -6,8 +6,9 @@ Introduced in lesson 10 (mobile-and-optimization), which does each step in the o
 - :func:`convert` turns a Keras model into a LiteRT flatbuffer (the bytes of a ``.tflite``
   file) in one of four :data:`VARIANTS`: ``float32``; ``dynamic`` (dynamic-range: int8
   weights, float activations); ``float16`` (float16 weights); ``int8`` (int8 weights *and*
-  activations, calibrated on a :func:`representative_dataset`, with float32 or int8 input and
-  output). The model is traced with ``training=False``, so augmentation and dropout are off.
+  activations, calibrated on a representative dataset, with float32 or int8 input and
+  output). Lesson 10's first exercise writes that dataset; :func:`convert` also takes an array
+  of images. The model is traced with ``training=False``, so augmentation and dropout are off.
 - :class:`LiteModel` runs a flatbuffer with the LiteRT interpreter (the ``ai-edge-litert``
   package; TensorFlow's deprecated ``tf.lite.Interpreter`` only when it is not installed),
   on a batch of any size, quantising int8 inputs and dequantising int8 outputs itself.
@@ -48,7 +49,6 @@ __all__ = [
     "latency",
     "polynomial_sparsity",
     "prune",
-    "representative_dataset",
     "runtime",
     "size_breakdown",
     "strip_names",
@@ -92,20 +92,9 @@ def _float_images(images: Any, name: str) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def representative_dataset(images: Any, n: int = 100) -> Callable[[], Iterator[list[np.ndarray]]]:
-    """A representative dataset for full-int8 conversion: the first ``n`` images, one at a time.
-
-    Introduced in lesson 10 (mobile-and-optimization), where learners write it themselves. The
-    converter calls the returned function and runs every sample through the float model to
-    record the range of each activation (calibration); a few hundred training images are
-    plenty. Each sample is a list holding one float32 array shaped ``(1, h, w, c)``, one entry
-    per model input. Pass shuffled images (``data.split`` shuffles) so every class is in.
-
-    Example::
-
-        rep = mobile.representative_dataset(X_train, n=100)
-        int8 = mobile.convert(model, "int8", representative_data=rep)
-    """
+def _first_images(images: Any, n: int) -> Callable[[], Iterator[list[np.ndarray]]]:
+    """Calibration samples from an array: the first ``n`` images, one at a time, each as
+    ``[float32 array (1, h, w, c)]`` (what :func:`convert` does with an array it is given)."""
     x = _float_images(images, "images")
     if int(n) < 1:
         raise ValueError(f"n is the number of calibration images, at least 1; got {n}")
@@ -151,7 +140,7 @@ def _checked_representative(
                 "call (def rep(): ... yield [x]); got a generator object: pass the function "
                 "itself, not the result of calling it"
             )
-        data = representative_dataset(data)
+        data = _first_images(data, len(data))
 
     expected = (1, *shape)
 
@@ -202,8 +191,9 @@ def convert(
       back into floats at run time; no calibration data;
     - ``"float16"``: float16 weights, float32 computation;
     - ``"int8"``: full-integer quantisation, int8 weights and activations; needs
-      ``representative_data`` (a :func:`representative_dataset`, or an array of float images,
-      of which the first 100 are used) to calibrate the activation ranges.
+      ``representative_data`` (a function returning a generator of ``[x]`` samples, each one
+      float32 image ``(1, h, w, c)``, or an array of float images, all of which are used; a
+      hundred or so is plenty) to calibrate the activation ranges.
       ``int8_io=True`` makes the input and output int8 as well (what microcontrollers and
       NPUs want); by default they stay float32, with a quantise op first and a dequantise op
       last inside the model.
@@ -227,8 +217,8 @@ def convert(
     if variant == "int8" and representative_data is None:
         raise ValueError(
             "full-int8 conversion needs a representative dataset to calibrate the activation "
-            "ranges: pass representative_data=mobile.representative_dataset(X_train) (a hundred "
-            "or so training images, scaled as the model expects)"
+            "ranges: pass representative_data=X_train[:100] (a hundred or so training images, "
+            "scaled as the model expects) or a function that yields them as [x]"
         )
     shape, name = _model_input(model)
     import tensorflow as tf
@@ -267,7 +257,7 @@ def convert_all(model: Any, representative_data: Any, *, int8_io: bool = False) 
     Introduced in lesson 10 (mobile-and-optimization). ``representative_data`` calibrates the
     ``int8`` variant.
 
-    Example: ``lite = mobile.convert_all(model, mobile.representative_dataset(X_train))``
+    Example: ``lite = mobile.convert_all(model, X_train[:100])``
     """
     return {
         v: convert(
@@ -392,7 +382,7 @@ class LiteModel:
 
     Example::
 
-        lite = mobile.LiteModel(mobile.convert(model, "int8", representative_data=rep))
+        lite = mobile.LiteModel(mobile.convert(model, "int8", representative_data=X_train[:100]))
         probs = lite.predict(X_test)
         print(lite.summary())
     """

@@ -230,7 +230,7 @@ def fit_reference(
     return model, history
 
 
-def _standardize() -> Any:
+def _per_image_scaling() -> Any:
     """A layer that standardises each image on its own: minus its mean, over its std."""
     import keras
 
@@ -261,7 +261,7 @@ def backbone(*, bn_momentum: float = 0.9, name: str = "backbone") -> Any:
 
     layers = keras.layers
     inputs = keras.Input(shape=BACKBONE_INPUT, name="image")
-    x = _standardize()(inputs)
+    x = _per_image_scaling()(inputs)
     for block, width in enumerate((32, 64), start=1):
         for conv in (1, 2):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False,

@@ -732,7 +732,7 @@ def heatmaps(
 
     Example::
 
-        plots.heatmaps(X[:4], {"Grad-CAM": explain.grad_cam(model, X[:4])}, masks=masks[:4])
+        plots.heatmaps(X[:4], {"saliency": explain.saliency(model, X[:4])}, masks=masks[:4])
     """
     arr = _as_images(images)
     named = dict(maps) if isinstance(maps, Mapping) else {"heat map": maps}

@@ -5,7 +5,9 @@ Parametrised over every ``solutions/NN-*/`` folder, so a new lesson is covered a
 A lesson's answers live in ``tests/fixtures/answers/lesson_NN.py``: ``WRONG`` and
 ``ALTERNATIVE`` map solution cells to code a student might write (all in one submission), and
 ``MORE_WRONG`` / ``MORE_ALTERNATIVE`` list further ``(grade_id, code)`` pairs (one submission
-each). All submissions of all lessons are graded in one batch (test mode, two workers).
+each). ``DELEGATES`` lists answers that hand the work to the ``course`` package: each must score
+0 on its exercise (the exercise rule the grader enforces), or be flagged. All submissions of all
+lessons are graded in one batch (test mode, two workers).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ LESSONS = sorted(
     p.name for p in (REPO / "solutions").glob("[0-9][0-9]-*/") if (p / f"{p.name}.ipynb").is_file()
 )
 
-pytestmark = pytest.mark.slow
+# the first test grades every lesson's submissions (and makes the answer keys): half an hour
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def test_release_check_passes_for_the_repository(capsys):
@@ -67,6 +70,17 @@ def answer_submissions(lesson: str) -> dict[str, dict[str, str]]:
     for kind in ("wrong", "alternative"):
         for i, (gid, code) in enumerate(getattr(module, f"MORE_{kind.upper()}", [])):
             subs[f"{kind}-{i + 1}"] = {gid: code}
+    # delegating answers only need their own exercise to fail: as few submissions as can hold
+    # them, each answering an exercise at most once
+    groups: list[dict[str, str]] = []
+    for gid, code in getattr(module, "DELEGATES", []):
+        group = next((g for g in groups if gid not in g), None)
+        if group is None:
+            group = {}
+            groups.append(group)
+        group[gid] = code
+    for i, group in enumerate(groups):
+        subs[f"delegates-{i + 1}"] = group
     return subs
 
 
@@ -82,6 +96,19 @@ def test_every_exercise_has_a_wrong_and_an_alternative_answer():
             if c["metadata"].get("nbgrader", {}).get("solution")
         }
         assert set(module.WRONG) == cells and set(module.ALTERNATIVE) == cells, lesson
+
+
+def test_every_lesson_has_an_answer_that_delegates_to_the_course_package():
+    """Each lesson's fixtures try the course package at least once, and each such answer
+    really calls it (imports or names a course module)."""
+    for lesson in LESSONS:
+        module = answer_fixture(lesson)
+        delegates = getattr(module, "DELEGATES", [])
+        assert delegates, f"add DELEGATES to tests/fixtures/answers/lesson_{lesson[:2]}.py"
+        course_names = ("course", "data.", "models.", "plots.", "metrics.", "imbalance.",
+                        "explain.", "mobile.", "serving.")  # fmt: skip
+        for gid, code in delegates:
+            assert any(name in code for name in course_names), (lesson, gid)
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +165,20 @@ def test_plausible_wrong_answers_score_zero(graded, lesson):
             assert row.scores[test] == 0, f"{who}: the wrong answer to {gid} passed {test}"
         others = {g: s for g, s in row.scores.items() if g not in map(_test_of, replace)}
         assert others == {g: row.max_scores[g] for g in others}, (who, row.messages)
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_answers_that_delegate_to_the_course_package_score_zero(graded, lesson):
+    for who, replace in answer_submissions(lesson).items():
+        if not who.startswith("delegates"):
+            continue
+        row = graded[(who, lesson)]
+        if row.status == "flagged":
+            continue
+        assert row.status == "graded", (who, row.reason)
+        for gid in replace:
+            test = _test_of(gid)
+            assert row.scores[test] == 0, f"{who}: delegating {gid} to the course passed {test}"
 
 
 @pytest.mark.parametrize("lesson", LESSONS)

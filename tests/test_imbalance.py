@@ -1,4 +1,5 @@
-"""course.imbalance: resampling indices, class weights, balanced batches, focal loss, scores."""
+"""course.imbalance (resampling indices, logit adjustment, scores) and lesson 06's solutions for
+class weights, balanced batches and the focal loss (the exercises, not in the course package)."""
 
 import subprocess
 import sys
@@ -6,7 +7,14 @@ import sys
 import numpy as np
 import pytest
 
+from autograder import solution_code
 from course import imbalance
+
+
+@pytest.fixture(scope="module")
+def lesson():
+    """Lesson 06's solution functions."""
+    return solution_code.load("06-imbalanced-data")
 
 
 @pytest.fixture
@@ -41,13 +49,13 @@ def test_make_imbalanced_refuses_bad_arguments():
         imbalance.make_imbalanced([0, 1, 1], [7], ratio=0.5)
 
 
-def test_class_weights_match_scikit_learns_balanced_heuristic(y):
+def test_class_weights_match_scikit_learns_balanced_heuristic(y, lesson):
     from sklearn.utils.class_weight import compute_class_weight
 
     expected = compute_class_weight("balanced", classes=np.arange(3), y=y)
-    got = imbalance.class_weights(y)
+    got = lesson["class_weights"](y, 3)
     assert list(got) == [0, 1, 2] and np.allclose(list(got.values()), expected)
-    assert imbalance.class_weights([0, 0, 2], num_classes=4) == {0: 0.75, 1: 0.0, 2: 1.5, 3: 0.0}
+    assert lesson["class_weights"]([0, 0, 2], 4) == {0: 0.75, 1: 0.0, 2: 1.5, 3: 0.0}
 
 
 def test_oversample_repeats_every_class_up_to_the_largest_and_keeps_every_image(y):
@@ -61,9 +69,9 @@ def test_undersample_cuts_every_class_down_to_the_smallest_without_repeats(y):
     assert np.array_equal(np.bincount(y[idx]), [4, 4, 4]) and len(set(idx)) == len(idx)
 
 
-def test_balanced_batches_draw_every_class_equally_often_and_keep_labels_with_images(y):
+def test_balanced_batches_draw_every_class_equally_often_and_keep_labels_with_images(y, lesson):
     X = np.broadcast_to(y[:, None, None, None], (len(y), 4, 4, 1)).astype(np.float32)
-    stream = imbalance.balanced_batches(X, y, batch_size=30, seed=0)
+    stream = lesson["balanced_batches"](X, y, 30, seed=0)
     labels, pixels = [], []
     for images, batch_labels in stream.take(40):
         assert images.shape == (30, 4, 4, 1) and images.dtype.name == "float32"
@@ -75,20 +83,19 @@ def test_balanced_batches_draw_every_class_equally_often_and_keep_labels_with_im
     assert np.all(np.abs(shares - 1 / 3) < 0.05), shares
 
 
-def test_focal_loss_matches_keras_and_reduces_to_cross_entropy():
+def test_focal_loss_matches_keras_and_reduces_to_cross_entropy(lesson):
     import keras
 
+    focal_loss = lesson["focal_loss"]
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(5), size=16).astype(np.float32)
     labels = rng.integers(0, 5, size=16)
     onehot = np.eye(5, dtype=np.float32)[labels]
     for gamma, alpha in ((2.0, 0.25), (0.5, 1.0)):
-        mine = np.mean(
-            keras.ops.convert_to_numpy(imbalance.focal_loss(gamma, alpha)(labels, probs))
-        )
+        mine = np.mean(keras.ops.convert_to_numpy(focal_loss(labels, probs, gamma, alpha)))
         theirs = keras.losses.CategoricalFocalCrossentropy(alpha=alpha, gamma=gamma)(onehot, probs)
         assert mine == pytest.approx(float(theirs), rel=1e-5)
-    plain = np.mean(keras.ops.convert_to_numpy(imbalance.focal_loss(0.0, 1.0)(labels, probs)))
+    plain = np.mean(keras.ops.convert_to_numpy(focal_loss(labels, probs, 0.0, 1.0)))
     ce = keras.losses.SparseCategoricalCrossentropy()(labels, probs)
     assert plain == pytest.approx(float(ce), rel=1e-5)
 

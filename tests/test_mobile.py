@@ -47,7 +47,7 @@ def model(digits):
 
 @pytest.fixture(scope="module")
 def lite(model, digits):
-    rep = mobile.representative_dataset(digits[0], n=100)
+    rep = digits[0][:100]
     out = mobile.convert_all(model, rep)
     out["int8 I/O"] = mobile.convert(model, "int8", representative_data=rep, int8_io=True)
     return out
@@ -194,16 +194,24 @@ def test_stripping_names_makes_files_smaller_and_changes_no_prediction(lite, dig
             mobile.size_breakdown(lite[name])["weights"])
 
 
-def test_representative_dataset_yields_single_float32_samples_in_lists(digits):
+def test_lesson_10s_representative_dataset_yields_single_float32_samples(model, lite, digits):
+    """The exercise's solution (the course package does not hold it) calibrates like an array."""
+    from autograder import solution_code
+
+    representative_dataset = solution_code.load("10-mobile-and-optimization")[
+        "representative_dataset"
+    ]
     X_train = digits[0]
-    rep = mobile.representative_dataset(X_train.astype(np.float64), n=5)
+    rep = representative_dataset(X_train.astype(np.float64), n=5)
     samples = list(rep())
     assert len(samples) == 5 and len(list(rep())) == 5, "each call starts over"
     for sample, image in zip(samples, X_train, strict=False):
         assert isinstance(sample, list) and len(sample) == 1
         assert sample[0].shape == (1, 8, 8, 1) and sample[0].dtype == np.float32
         assert np.allclose(sample[0][0], image)
-    assert len(list(mobile.representative_dataset(X_train[:3], n=100)())) == 3
+    assert len(list(representative_dataset(X_train[:3], n=100)())) == 3
+    content = mobile.convert(model, "int8", representative_data=representative_dataset(X_train))
+    assert content == lite["int8"]
 
 
 def test_a_representative_array_is_accepted_directly(model, lite, digits):
@@ -213,7 +221,7 @@ def test_a_representative_array_is_accepted_directly(model, lite, digits):
 
 def test_errors_for_bad_conversions_say_what_to_do(model, digits):
     X_train = digits[0]
-    with pytest.raises(ValueError, match="representative_data=mobile.representative_dataset"):
+    with pytest.raises(ValueError, match=r"representative_data=X_train\[:100\]"):
         mobile.convert(model, "int8")
     with pytest.raises(ValueError, match="float32, dynamic, float16, int8"):
         mobile.convert(model, "int4")
@@ -226,7 +234,7 @@ def test_errors_for_bad_conversions_say_what_to_do(model, digits):
     with pytest.raises(TypeError, match=r"Yield \[x\], not x"):
         mobile.convert(model, "int8", representative_data=lambda: (x[None] for x in X_train[:5]))
     with pytest.raises(ValueError, match="Divide by 255"):
-        mobile.representative_dataset((X_train * 255).astype(np.uint8))
+        mobile.convert(model, "int8", representative_data=(X_train * 255).astype(np.uint8))
     with pytest.raises(TypeError, match="expected a Keras model"):
         mobile.convert("model.keras")
 
