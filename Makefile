@@ -3,6 +3,7 @@
 #   make test     install with the dev extras and run every test
 #   make course   run every lesson headless (full mode); executed notebooks and HTML go to build/
 #   make release  regenerate lessons/ from solutions/
+#   make lint     ruff (lint and format, notebooks included) and the release check
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -10,7 +11,7 @@ PIP    := $(BIN)/python -m pip
 # JupyterLab refuses to start as root unless told it is deliberate.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test course release install install-dev clean
+.PHONY: lab test lint course release install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,11 @@ lab: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/autograder release --check
 
 course: install
 	$(BIN)/course run

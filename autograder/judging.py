@@ -4,8 +4,9 @@ A hidden test sends what the learner's code produced to the grader instead of (o
 comparing it in the kernel, where student code could have replaced the comparison or the
 reference::
 
-    _judge = lambda name, value, **rule: __import__("sys").audit(
-        "autograder.judge", name, value, rule)
+    def _judge(name, value, **rule):  # sent to the grader, which compares it with the solution's
+        __import__("sys").audit("autograder.judge", name, value, rule)
+
     _judge("weights, classes 0-2", class_weights(np.array([0, 0, 0, 2, 2, 1]), 3), rtol=1e-9)
 
 ``sys.audit`` does nothing in a plain kernel (JupyterLab, ``course run``); in a graded kernel

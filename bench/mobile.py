@@ -104,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         stripped = {k: mobile.strip_names(v) for k, v in lite.items()}
         same = all(
-            np.array_equal(mobile.LiteModel(stripped[k]).predict(X_test[:256]),
-                           mobile.LiteModel(lite[k]).predict(X_test[:256]))
+            np.array_equal(
+                mobile.LiteModel(stripped[k]).predict(X_test[:256]),
+                mobile.LiteModel(lite[k]).predict(X_test[:256]),
+            )
             for k in ("float32", "int8", "int8, int8 I/O")
         )
         print(

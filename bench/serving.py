@@ -50,8 +50,10 @@ async def load(url: str, body: bytes, requests: int, concurrency: int) -> tuple[
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    head = (f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    head = (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
     latencies: list[float] = []
     errors: list[str] = []
     todo = iter(range(requests))
@@ -87,16 +89,22 @@ def row(name: str, latencies: list, wall: float, base: float | None) -> str:
     ms = np.asarray(latencies) * 1000
     rate = len(latencies) / wall
     ratio = f"{rate / base:5.2f}x" if base else "   - "
-    return (f"{name:<38} {np.percentile(ms, 50):8.2f} {np.percentile(ms, 99):8.2f} "
-            f"{rate:10.0f}  {ratio}")
+    return (
+        f"{name:<38} {np.percentile(ms, 50):8.2f} {np.percentile(ms, 99):8.2f} "
+        f"{rate:10.0f}  {ratio}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs per row; the row shows the median run's throughput")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs per row; the row shows the median run's throughput",
+    )
     args = parser.parse_args()
 
     course.setup(seed=0, verbose=False)
@@ -127,8 +135,11 @@ def main() -> None:
     setups = [
         ("REST, one at a time", None, 1),
         (f"REST, concurrency {c}, no batching", None, c),
-        (f"REST, concurrency {c}, batching", {"max_batch_size": 32, "batch_timeout_micros": 2000},
-         c),
+        (
+            f"REST, concurrency {c}, batching",
+            {"max_batch_size": 32, "batch_timeout_micros": 2000},
+            c,
+        ),
     ]
     results = []
     backend = None
@@ -141,9 +152,11 @@ def main() -> None:
             runs.sort(key=lambda run: run[1])
             results.append((name, *runs[len(runs) // 2]))  # the median run by wall time
 
-    print(f"\nServing the reference digits CNN (16x16x1 -> 10), {n} requests per run, median of "
-          f"{args.repeats} runs per row, "
-          f"server: {backend}, {os.cpu_count()} CPU cores shared by client and server")
+    print(
+        f"\nServing the reference digits CNN (16x16x1 -> 10), {n} requests per run, median of "
+        f"{args.repeats} runs per row, "
+        f"server: {backend}, {os.cpu_count()} CPU cores shared by client and server"
+    )
     print(f"{'':<38} {'p50 ms':>8} {'p99 ms':>8} {'requests/s':>10}  vs one-at-a-time")
     one_at_a_time = len(results[0][1]) / results[0][2]
     print(row("in-process SavedModel call (batch 1)", *in_process, None))

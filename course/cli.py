@@ -104,9 +104,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     rows.append(("tensorflow_model_server", tfs or "not on PATH"))
     docker = _docker_engine()
     rows.append(("docker", docker))
-    serve_with = ("TF Serving" if tfs else "TF Serving in Docker"
-                  if docker.startswith("engine") else
-                  "the course's TF-Serving-compatible development server")
+    serve_with = (
+        "TF Serving"
+        if tfs
+        else "TF Serving in Docker"
+        if docker.startswith("engine")
+        else "the course's TF-Serving-compatible development server"
+    )
     rows.append(("course serve starts", serve_with))
     try:
         root = lesson_mod.repo_root()
@@ -237,31 +241,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"course serve: {backend} is not available here (found: {', '.join(choices)})")
         return 2
     if not (args.model_base_path or args.model_config_file):
-        print("course serve: give --model_base_path DIR [--model_name NAME] or "
-              "--model_config_file FILE")
+        print(
+            "course serve: give --model_base_path DIR [--model_name NAME] or "
+            "--model_config_file FILE"
+        )
         return 2
+
     def resolved(path: str | None) -> Path | None:
         return Path(path).resolve() if path else None
 
     flags = launcher.server_flags(
-        args.rest_api_port, args.model_name, resolved(args.model_base_path),
-        resolved(args.model_config_file), enable_batching=args.enable_batching,
-        batching_parameters_file=resolved(args.batching_parameters_file) if args.enable_batching
-        else None, poll_seconds=args.file_system_poll_wait_seconds,
+        args.rest_api_port,
+        args.model_name,
+        resolved(args.model_base_path),
+        resolved(args.model_config_file),
+        enable_batching=args.enable_batching,
+        batching_parameters_file=resolved(args.batching_parameters_file)
+        if args.enable_batching
+        else None,
+        poll_seconds=args.file_system_poll_wait_seconds,
     )
     if backend == "dev":
         from course.serving import server
 
-        print("course serve: no tensorflow_model_server or Docker engine here; starting the "
-              "course's TF-Serving-compatible development server (Ctrl-C stops it)", flush=True)
+        print(
+            "course serve: no tensorflow_model_server or Docker engine here; starting the "
+            "course's TF-Serving-compatible development server (Ctrl-C stops it)",
+            flush=True,
+        )
         return server.main(flags)
     if backend == "docker":
         if args.model_config_file:
-            print("course serve: with Docker, pass --model_base_path and --model_name (mount "
-                  "a config yourself: see lesson 09)")
+            print(
+                "course serve: with Docker, pass --model_base_path and --model_name (mount "
+                "a config yourself: see lesson 09)"
+            )
             return 2
-        command = launcher.docker_command(args.model_base_path, args.model_name,
-                                          args.rest_api_port).split()
+        command = launcher.docker_command(
+            args.model_base_path, args.model_name, args.rest_api_port
+        ).split()
         print(f"course serve: starting TF Serving in Docker: {' '.join(command)}", flush=True)
         return subprocess.call(command)
     binary = shutil.which("tensorflow_model_server") or "tensorflow_model_server"
@@ -326,8 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--enable_batching", action="store_true")
     p.add_argument("--batching_parameters_file")
     p.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
-    p.add_argument("--backend", choices=["auto", "tensorflow_model_server", "docker", "dev"],
-                   default="auto")
+    p.add_argument(
+        "--backend", choices=["auto", "tensorflow_model_server", "docker", "dev"], default="auto"
+    )
     p.set_defaults(func=cmd_serve)
     return parser
 

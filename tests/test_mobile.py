@@ -188,10 +188,13 @@ def test_stripping_names_makes_files_smaller_and_changes_no_prediction(lite, dig
     for name in ("float32", "int8", "int8 I/O"):
         stripped = mobile.strip_names(lite[name])
         assert len(stripped) < len(lite[name])
-        np.testing.assert_array_equal(mobile.LiteModel(stripped).predict(X_test),
-                                      mobile.LiteModel(lite[name]).predict(X_test))
-        assert mobile.size_breakdown(stripped)["weights"] == (
-            mobile.size_breakdown(lite[name])["weights"])
+        np.testing.assert_array_equal(
+            mobile.LiteModel(stripped).predict(X_test), mobile.LiteModel(lite[name]).predict(X_test)
+        )
+        assert (
+            mobile.size_breakdown(stripped)["weights"]
+            == (mobile.size_breakdown(lite[name])["weights"])
+        )
 
 
 def test_lesson_10s_representative_dataset_yields_single_float32_samples(model, lite, digits):

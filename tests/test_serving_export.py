@@ -30,8 +30,9 @@ def test_bytes_signature_prepares_photos_as_data_load(photo_folder, fit, toleran
     from course import data
     from course.serving.savedmodel import _decode
 
-    ds = data.load(str(photo_folder), image_size=(24, 32), channels=channels, fit=fit,
-                   verbose=False)
+    ds = data.load(
+        str(photo_folder), image_size=(24, 32), channels=channels, fit=fit, verbose=False
+    )
     for i, name in enumerate(ds.class_names):
         want = ds.images[i].astype(np.float32) / 255.0
         raw = (photo_folder / name / f"{name}.png").read_bytes()

@@ -30,9 +30,14 @@ def test_5000_requests_at_concurrency_32_through_a_version_swap(tmp_path):
     want_new = new.predict(x, verbose=0)[0]
     assert np.abs(want_old - want_new).max() > 1e-3  # the two versions are distinguishable
     body = {"instances": x.tolist()}
-    server = serving.start(tmp_path / "digits", "digits", backend="dev", poll_seconds=0.2,
-                           batching={"max_batch_size": 32, "batch_timeout_micros": 2000},
-                           verbose=False)
+    server = serving.start(
+        tmp_path / "digits",
+        "digits",
+        backend="dev",
+        poll_seconds=0.2,
+        batching={"max_batch_size": 32, "batch_timeout_micros": 2000},
+        verbose=False,
+    )
     local = threading.local()
     done = []  # (finish time, which version answered or the error)
     lock = threading.Lock()
@@ -45,8 +50,10 @@ def test_5000_requests_at_concurrency_32_through_a_version_swap(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             status = requests.get(f"{server.url}/v1/models/digits", timeout=10).json()
-            if any(v["version"] == "2" and v["state"] == "AVAILABLE"
-                   for v in status["model_version_status"]):
+            if any(
+                v["version"] == "2" and v["state"] == "AVAILABLE"
+                for v in status["model_version_status"]
+            ):
                 break
             time.sleep(0.05)
         new_served.set()
@@ -64,8 +71,13 @@ def test_5000_requests_at_concurrency_32_through_a_version_swap(tmp_path):
                 outcome = f"HTTP {answer.status_code}: {answer.text[:200]}"
             else:
                 got = np.asarray(answer.json()["predictions"][0])
-                outcome = ("old" if np.allclose(got, want_old, atol=1e-5) else
-                           "new" if np.allclose(got, want_new, atol=1e-5) else "neither")
+                outcome = (
+                    "old"
+                    if np.allclose(got, want_old, atol=1e-5)
+                    else "new"
+                    if np.allclose(got, want_new, atol=1e-5)
+                    else "neither"
+                )
         except requests.RequestException as exc:
             outcome = f"{type(exc).__name__}: {exc}"
         with lock:
@@ -82,13 +94,15 @@ def test_5000_requests_at_concurrency_32_through_a_version_swap(tmp_path):
     elapsed = time.monotonic() - started
     outcomes = [o for _, o in done]
     errors = [o for o in outcomes if o not in ("old", "new")]
-    print(f"\n{REQUESTS} requests at concurrency {CONCURRENCY} in {elapsed:.1f} s "
-          f"({REQUESTS / elapsed:.0f}/s): old {outcomes.count('old')}, new "
-          f"{outcomes.count('new')}, errors {len(errors)}")
+    print(
+        f"\n{REQUESTS} requests at concurrency {CONCURRENCY} in {elapsed:.1f} s "
+        f"({REQUESTS / elapsed:.0f}/s): old {outcomes.count('old')}, new "
+        f"{outcomes.count('new')}, errors {len(errors)}"
+    )
     assert not errors, errors[:5]
     assert swapped_at, "the new version was never exported"
     assert outcomes.count("new") > 0, "no request reached the new version"
     # Once the new version answered, the old one never did again (it was replaced).
     first_new = outcomes.index("new")
-    assert "old" not in outcomes[first_new + CONCURRENCY:], "old version answered after the swap"
+    assert "old" not in outcomes[first_new + CONCURRENCY :], "old version answered after the swap"
     assert outcomes[-1] == "new"

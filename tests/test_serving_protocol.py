@@ -28,8 +28,9 @@ def test_row_and_columnar_requests_become_batches():
 
 def test_several_inputs_need_objects_in_rows():
     specs = {"a": TensorSpec("float32", (-1,)), "b": TensorSpec("string", (-1,))}
-    arrays, _ = parse_predict({"instances": [{"a": 1.0, "b": {"b64": "aGk="}},
-                                             {"a": 2.0, "b": "yo"}]}, specs)
+    arrays, _ = parse_predict(
+        {"instances": [{"a": 1.0, "b": {"b64": "aGk="}}, {"a": 2.0, "b": "yo"}]}, specs
+    )
     assert arrays["b"].tolist() == [b"hi", b"yo"]
     with pytest.raises(ServingError, match="instances is a plain list, but expecting list of"):
         parse_predict({"instances": [1.0]}, specs)
@@ -44,18 +45,26 @@ def test_float32_outputs_print_at_float32_precision_and_nan_passes_through():
 
 
 def test_outputs_named_bytes_are_base64_and_others_text():
-    out = predict_response({"label": np.array([b"cat"], dtype=object),
-                            "thumb_bytes": np.array([b"\x00\x01"], dtype=object)}, "row")
+    out = predict_response(
+        {
+            "label": np.array([b"cat"], dtype=object),
+            "thumb_bytes": np.array([b"\x00\x01"], dtype=object),
+        },
+        "row",
+    )
     assert out == {"predictions": [{"label": "cat", "thumb_bytes": {"b64": "AAE="}}]}
 
 
 def test_row_response_with_inconsistent_batch_sizes_is_an_error():
-    with pytest.raises(ServingError, match="Tensor name: b has inconsistent batch size: 1 "
-                                           "expecting: 2"):
-        predict_response({"a": np.zeros((2, 3), np.float32), "b": np.zeros((1,), np.float32)},
-                         "row")
-    out = predict_response({"a": np.zeros((2,), np.float32), "b": np.zeros((1,), np.float32)},
-                           "columnar")
+    with pytest.raises(
+        ServingError, match="Tensor name: b has inconsistent batch size: 1 expecting: 2"
+    ):
+        predict_response(
+            {"a": np.zeros((2, 3), np.float32), "b": np.zeros((1,), np.float32)}, "row"
+        )
+    out = predict_response(
+        {"a": np.zeros((2,), np.float32), "b": np.zeros((1,), np.float32)}, "columnar"
+    )
     assert out == {"outputs": {"a": [0.0, 0.0], "b": [0.0]}}
 
 
@@ -78,8 +87,10 @@ def test_batcher_merges_concurrent_requests_and_isolates_a_failing_one():
         return {"y": x * 2}
 
     async def main():
-        batcher = Batcher(run, BatchingParameters(max_batch_size=8, batch_timeout_micros=50_000,
-                                                  num_batch_threads=1))
+        batcher = Batcher(
+            run,
+            BatchingParameters(max_batch_size=8, batch_timeout_micros=50_000, num_batch_threads=1),
+        )
         requests = [batcher.submit({"x": np.full((1, 2), i, np.float32)}) for i in range(6)]
         requests.append(batcher.submit({"x": np.full((1, 2), -1, np.float32)}))
         return await asyncio.gather(*requests, return_exceptions=True)
@@ -110,8 +121,10 @@ def test_batcher_sends_a_full_batch_without_waiting_and_splits_big_requests():
 
 def test_batching_parameters_file(tmp_path):
     path = tmp_path / "batching.config"
-    path.write_text("max_batch_size { value: 64 }\nbatch_timeout_micros { value: 500 }\n"
-                    "pad_variable_length_inputs: true\n")
+    path.write_text(
+        "max_batch_size { value: 64 }\nbatch_timeout_micros { value: 500 }\n"
+        "pad_variable_length_inputs: true\n"
+    )
     with pytest.raises(ValueError, match="expected `name { value: N }`"):
         read_batching_parameters(path)
     path.write_text("max_batch_size { value: 64 }\nbatch_timeout_micros { value: 500 }\n")
@@ -166,8 +179,11 @@ def test_client_retries_503_then_raises_the_servers_message(flaky):
     from course.serving import Client
 
     url = f"http://127.0.0.1:{flaky.server_address[1]}"
-    _Flaky.answers = [(503, {"error": "busy"}), (503, {"error": "busy"}),
-                      (200, {"predictions": [[0.25, 0.75]]})]
+    _Flaky.answers = [
+        (503, {"error": "busy"}),
+        (503, {"error": "busy"}),
+        (200, {"predictions": [[0.25, 0.75]]}),
+    ]
     client = Client(url, "m", retries=3, backoff=0.01)
     np.testing.assert_array_equal(client.predict([[1.0]]), [[0.25, 0.75]])
     _Flaky.answers = [(503, {"error": "busy"})] * 3

@@ -28,8 +28,13 @@ def served(tmp_path_factory):
     model = tiny_model(seed=1)
     export(model, base, "digits", 1)
     (base / "digits" / "not-a-version").mkdir()  # ignored, as TF Serving ignores it
-    server = serving.start(base / "digits", "digits", backend="dev", verbose=False,
-                           extra_args=[f"--max_body_bytes={LIMIT}"])
+    server = serving.start(
+        base / "digits",
+        "digits",
+        backend="dev",
+        verbose=False,
+        extra_args=[f"--max_body_bytes={LIMIT}"],
+    )
     yield server, model
     server.stop()
 
@@ -44,8 +49,11 @@ def test_status_matches_tf_serving(served):
     assert answer.headers["Content-Type"] == "application/json"
     assert answer.json() == {
         "model_version_status": [
-            {"version": "1", "state": "AVAILABLE",
-             "status": {"error_code": "OK", "error_message": ""}}
+            {
+                "version": "1",
+                "state": "AVAILABLE",
+                "status": {"error_code": "OK", "error_message": ""},
+            }
         ]
     }
     assert requests.get(url(served, "/versions/1"), timeout=10).json() == answer.json()
@@ -57,10 +65,16 @@ def test_status_matches_tf_serving(served):
         ("/v1/models/digits/versions/7", 404, "Could not find version 7 of model digits"),
         ("/v1/models/nope", 404, "Could not find any versions of model nope"),
         ("/v1/models", 400, "Missing model name in request."),
-        ("/v1/models/digits/labels/stable/metadata", 400,
-         "Unrecognized servable version label: stable"),
-        ("/v1/models/digits/versions/x", 400,
-         "Malformed request: GET /v1/models/digits/versions/x"),
+        (
+            "/v1/models/digits/labels/stable/metadata",
+            400,
+            "Unrecognized servable version label: stable",
+        ),
+        (
+            "/v1/models/digits/versions/x",
+            400,
+            "Malformed request: GET /v1/models/digits/versions/x",
+        ),
         ("/v1/models/nope/metadata", 404, "Servable not found for request: Latest(nope)"),
     ],
 )
@@ -98,8 +112,10 @@ def test_row_predict_equals_in_process_prediction(served):
 
 def test_columnar_predict_and_case_insensitive_path(served):
     x = images(3, seed=1) / 255.0
-    answer = post(served[0].url + "/V1/MODELS/digits/VERSIONS/1:PREDICT",
-                  {"signature_name": "serving_default", "inputs": {"image": x.tolist()}})
+    answer = post(
+        served[0].url + "/V1/MODELS/digits/VERSIONS/1:PREDICT",
+        {"signature_name": "serving_default", "inputs": {"image": x.tolist()}},
+    )
     assert answer.status_code == 200, answer.text
     got = np.asarray(answer.json()["outputs"])
     np.testing.assert_allclose(got, served[1].predict(x.astype("float32"), verbose=0), atol=1e-6)
@@ -107,8 +123,10 @@ def test_columnar_predict_and_case_insensitive_path(served):
 
 def test_b64_png_bytes_signature_decodes_as_training_did(served):
     x = images(4, seed=2)
-    body = {"signature_name": "serving_bytes",
-            "instances": [{"image_bytes": {"b64": png_b64(im)}} for im in x]}
+    body = {
+        "signature_name": "serving_bytes",
+        "instances": [{"image_bytes": {"b64": png_b64(im)}} for im in x],
+    }
     answer = post(url(served, ":predict"), body)
     assert answer.status_code == 200, answer.text
     rows = answer.json()["predictions"]
@@ -117,8 +135,10 @@ def test_b64_png_bytes_signature_decodes_as_training_did(served):
     assert [r["class_id"] for r in rows] == want.argmax(1).tolist()
     assert [r["label"] for r in rows] == [CLASSES[i] for i in want.argmax(1)]
     # Columnar: one tensor of bytes for a one-input signature.
-    answer = post(url(served, ":predict"), {"signature_name": "serving_bytes",
-                                            "inputs": [{"b64": png_b64(im)} for im in x]})
+    answer = post(
+        url(served, ":predict"),
+        {"signature_name": "serving_bytes", "inputs": [{"b64": png_b64(im)} for im in x]},
+    )
     assert answer.status_code == 200, answer.text
     np.testing.assert_allclose(answer.json()["outputs"]["probabilities"], want, atol=1e-6)
 
@@ -129,54 +149,121 @@ def _ok_row():
 
 ROW_JSON = json.dumps([[[0.5]] * SIZE] * SIZE)
 BAD_REQUESTS = [
-    ("no instances or inputs", b'{"signature_name": "serving_default"}', 400,
-     "Missing 'inputs' or 'instances' key"),
-    ("both instances and inputs", {"instances": [_ok_row()], "inputs": [_ok_row()]}, 400,
-     "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist"),
-    ("unknown signature", {"signature_name": "nope", "instances": [_ok_row()]}, 400,
-     'Serving signature name: "nope" not found in signature def'),
-    ("signature name not a string", {"signature_name": 3, "instances": [_ok_row()]}, 400,
-     "'signature_name' key must be a string value."),
+    (
+        "no instances or inputs",
+        b'{"signature_name": "serving_default"}',
+        400,
+        "Missing 'inputs' or 'instances' key",
+    ),
+    (
+        "both instances and inputs",
+        {"instances": [_ok_row()], "inputs": [_ok_row()]},
+        400,
+        "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist",
+    ),
+    (
+        "unknown signature",
+        {"signature_name": "nope", "instances": [_ok_row()]},
+        400,
+        'Serving signature name: "nope" not found in signature def',
+    ),
+    (
+        "signature name not a string",
+        {"signature_name": 3, "instances": [_ok_row()]},
+        400,
+        "'signature_name' key must be a string value.",
+    ),
     ("malformed JSON", b'{"instances": [1, 2', 400, "JSON Parse error:"),
     ("empty body", b"", 400, "JSON Parse error: The document is empty"),
     ("not an object", b"[1, 2, 3]", 400, "Is not object"),
     ("empty instances", {"instances": []}, 400, "No values in 'instances' array"),
     ("instances not a list", {"instances": 3}, 400, "Excepting 'instances' to be an list/array"),
     ("wrong shape", {"instances": [[[0.5]] * SIZE]}, 400, "input 'image' has shape [1, 8, 1]"),
-    ("wrong dtype", {"instances": [[["a"] * SIZE] * SIZE]}, 400,
-     'Type: String is not of expected type: float'),
-    ("bool is not a number", {"instances": [[[[True]] * SIZE] * SIZE]}, 400,
-     "Type: True is not of expected type: float"),
-    ("ragged instances", {"instances": [_ok_row(), _ok_row()[:4]]}, 400,
-     "Failed to process element: 1 of 'instances' list. Error: INVALID_ARGUMENT: Expecting "
-     "tensor size: 64 but got: 32"),
-    ("ragged inner list", {"instances": [[[[0.1]] * SIZE] * (SIZE - 1) + [[[0.1]] * 3]]}, 400,
-     "Encountered list at unexpected size: 3 at level: 1 expected size: 8"),
-    ("too big for float32", {"instances": [[[[1e39]] * SIZE] * SIZE]}, 400,
-     "to float without loss of precision"),
-    ("NaN", b'{"instances": [' + ROW_JSON.replace("0.5", "NaN", 1).encode() + b"]}", 400,
-     "holds NaN or Infinity"),
-    ("Infinity", b'{"inputs": [' + ROW_JSON.replace("0.5", "-Infinity", 1).encode() + b"]}", 400,
-     "holds NaN or Infinity"),
-    ("b64 into a float input", {"instances": [{"b64": "AAAA"}]}, 400,
-     "is not of expected type: float"),
-    ("invalid base64", {"signature_name": "serving_bytes", "instances": [{"b64": "@@@"}]}, 400,
-     "Unable to base64 decode"),
-    ("url-safe base64", {"signature_name": "serving_bytes", "instances": [{"b64": "-_8="}]}, 400,
-     "Unable to base64 decode"),
-    ("bytes that are no image", {"signature_name": "serving_bytes",
-                                 "instances": [{"b64": "aGVsbG8gd29ybGQ="}]}, 400,
-     "Unknown image file format"),
-    ("unknown input name", {"signature_name": "serving_bytes",
-                            "instances": [{"photo": {"b64": "AAAA"}}]}, 400,
-     "JSON object: does not have named input: photo"),
-    ("missing named input", {"signature_name": "serving_bytes", "inputs": {"photo": []}}, 400,
-     "Missing named input: image_bytes in 'inputs' object."),
+    (
+        "wrong dtype",
+        {"instances": [[["a"] * SIZE] * SIZE]},
+        400,
+        "Type: String is not of expected type: float",
+    ),
+    (
+        "bool is not a number",
+        {"instances": [[[[True]] * SIZE] * SIZE]},
+        400,
+        "Type: True is not of expected type: float",
+    ),
+    (
+        "ragged instances",
+        {"instances": [_ok_row(), _ok_row()[:4]]},
+        400,
+        "Failed to process element: 1 of 'instances' list. Error: INVALID_ARGUMENT: Expecting "
+        "tensor size: 64 but got: 32",
+    ),
+    (
+        "ragged inner list",
+        {"instances": [[[[0.1]] * SIZE] * (SIZE - 1) + [[[0.1]] * 3]]},
+        400,
+        "Encountered list at unexpected size: 3 at level: 1 expected size: 8",
+    ),
+    (
+        "too big for float32",
+        {"instances": [[[[1e39]] * SIZE] * SIZE]},
+        400,
+        "to float without loss of precision",
+    ),
+    (
+        "NaN",
+        b'{"instances": [' + ROW_JSON.replace("0.5", "NaN", 1).encode() + b"]}",
+        400,
+        "holds NaN or Infinity",
+    ),
+    (
+        "Infinity",
+        b'{"inputs": [' + ROW_JSON.replace("0.5", "-Infinity", 1).encode() + b"]}",
+        400,
+        "holds NaN or Infinity",
+    ),
+    (
+        "b64 into a float input",
+        {"instances": [{"b64": "AAAA"}]},
+        400,
+        "is not of expected type: float",
+    ),
+    (
+        "invalid base64",
+        {"signature_name": "serving_bytes", "instances": [{"b64": "@@@"}]},
+        400,
+        "Unable to base64 decode",
+    ),
+    (
+        "url-safe base64",
+        {"signature_name": "serving_bytes", "instances": [{"b64": "-_8="}]},
+        400,
+        "Unable to base64 decode",
+    ),
+    (
+        "bytes that are no image",
+        {"signature_name": "serving_bytes", "instances": [{"b64": "aGVsbG8gd29ybGQ="}]},
+        400,
+        "Unknown image file format",
+    ),
+    (
+        "unknown input name",
+        {"signature_name": "serving_bytes", "instances": [{"photo": {"b64": "AAAA"}}]},
+        400,
+        "JSON object: does not have named input: photo",
+    ),
+    (
+        "missing named input",
+        {"signature_name": "serving_bytes", "inputs": {"photo": []}},
+        400,
+        "Missing named input: image_bytes in 'inputs' object.",
+    ),
 ]
 
 
-@pytest.mark.parametrize("what, body, code, message", BAD_REQUESTS,
-                         ids=[case[0] for case in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    "what, body, code, message", BAD_REQUESTS, ids=[case[0] for case in BAD_REQUESTS]
+)
 def test_bad_requests_get_tf_serving_errors(served, what, body, code, message):
     answer = post(url(served, ":predict"), body, headers={"Content-Type": "application/json"})
     assert answer.status_code == code, answer.text
@@ -188,10 +275,16 @@ def test_bad_requests_get_tf_serving_errors(served, what, body, code, message):
     "path, code, message",
     [
         ("/v1/models/nope:predict", 404, "Servable not found for request: Latest(nope)"),
-        ("/v1/models/digits/versions/9:predict", 404,
-         "Servable not found for request: Specific(digits, 9)"),
-        ("/v1/models/digits/labels/canary:predict", 400,
-         "Unrecognized servable version label: canary"),
+        (
+            "/v1/models/digits/versions/9:predict",
+            404,
+            "Servable not found for request: Specific(digits, 9)",
+        ),
+        (
+            "/v1/models/digits/labels/canary:predict",
+            400,
+            "Unrecognized servable version label: canary",
+        ),
         ("/v1/models/digits:classify", 501, "does not implement :classify"),
         ("/v1/models/digits:regress", 501, "does not implement :regress"),
         ("/v1/models/digits:explain", 400, "Malformed request: POST /v1/models/digits:explain"),

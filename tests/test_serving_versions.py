@@ -47,9 +47,13 @@ def farm(tmp_path_factory):
     export(models[3], base, "shapes", 3)
     (base / "shapes" / "tmp").mkdir()  # not numeric: ignored
     (base / "models.config").write_text(CONFIG)
-    server = serving.start(model_config_file=base / "models.config", backend="dev",
-                           batching={"max_batch_size": 16, "batch_timeout_micros": 5000},
-                           poll_seconds=0.2, verbose=False)
+    server = serving.start(
+        model_config_file=base / "models.config",
+        backend="dev",
+        batching={"max_batch_size": 16, "batch_timeout_micros": 5000},
+        poll_seconds=0.2,
+        verbose=False,
+    )
     yield server, base, models
     server.stop()
 
@@ -110,11 +114,15 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_rows(farm):
     with ThreadPoolExecutor(32) as pool:
         got = list(pool.map(lambda x: predict(server, "digits/versions/1", x), xs))
     for x, rows in zip(xs, got, strict=True):
-        np.testing.assert_allclose(rows, models[1].predict(x.astype("float32"), verbose=0),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            rows, models[1].predict(x.astype("float32"), verbose=0), atol=1e-6
+        )
     metrics = requests.get(server.url + "/monitoring/prometheus/metrics", timeout=10).text
-    values = {line.split()[0]: float(line.split()[1]) for line in metrics.splitlines()
-              if line.startswith("course_serving_batch_size_")}
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("course_serving_batch_size_")
+    }
     calls = values["course_serving_batch_size_count"]
     examples = values["course_serving_batch_size_sum"]
     assert examples / calls > 1.5, f"{examples:.0f} examples in {calls:.0f} model calls"
@@ -125,8 +133,9 @@ def test_a_bad_request_in_a_batch_fails_alone(farm):
     good = {"instances": (images(1) / 255.0).tolist()}
     bad = {"instances": [[[[0.5]] * 8] * 7]}  # 7 rows: wrong shape
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda b: post(f"{server.url}/v1/models/digits:predict", b),
-                                [good, bad] * 8))
+        answers = list(
+            pool.map(lambda b: post(f"{server.url}/v1/models/digits:predict", b), [good, bad] * 8)
+        )
     assert [a.status_code for a in answers] == [200, 400] * 8
 
 

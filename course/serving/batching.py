@@ -89,9 +89,13 @@ class Batcher:
     the event loop (no thread hand-off per request); only whole batches cross to a thread.
     """
 
-    def __init__(self, run: Callable[[Arrays], Arrays], params: BatchingParameters,
-                 executor: Executor | None = None,
-                 on_batch: Callable[[int], None] | None = None):
+    def __init__(
+        self,
+        run: Callable[[Arrays], Arrays],
+        params: BatchingParameters,
+        executor: Executor | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ):
         self.run = run
         self.params = params
         self.executor = executor

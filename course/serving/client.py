@@ -64,9 +64,17 @@ class Client:
         out = client.predict_images(["cat.jpg"], signature_name="serving_bytes")
     """
 
-    def __init__(self, url: str = "http://localhost:8501", model: str = "default", *,
-                 version: int | None = None, label: str | None = None,
-                 timeout: float = 10.0, retries: int = 3, backoff: float = 0.2):
+    def __init__(
+        self,
+        url: str = "http://localhost:8501",
+        model: str = "default",
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+    ):
         import requests
 
         if version is not None and label is not None:
@@ -100,7 +108,8 @@ class Client:
             except requests.Timeout:
                 raise ServingError(
                     f"no answer from {url} within {self.timeout} s (raise timeout=... for big "
-                    "batches or a cold server)", "DEADLINE_EXCEEDED",
+                    "batches or a cold server)",
+                    "DEADLINE_EXCEEDED",
                 ) from None
             else:
                 if response.status_code != 503 or attempt == self.retries:
@@ -116,12 +125,17 @@ class Client:
             payload = None
         if response.status_code >= 400:
             message = (payload or {}).get("error") if isinstance(payload, dict) else None
-            raise ServingError(message or response.text.strip() or response.reason,
-                               http_status=response.status_code,
-                               code=_code_for(response.status_code))
+            raise ServingError(
+                message or response.text.strip() or response.reason,
+                http_status=response.status_code,
+                code=_code_for(response.status_code),
+            )
         if not isinstance(payload, dict):
-            raise ServingError(f"the server answered with something that is not a JSON "
-                               f"object: {response.text[:200]!r}", "DATA_LOSS")
+            raise ServingError(
+                f"the server answered with something that is not a JSON "
+                f"object: {response.text[:200]!r}",
+                "DATA_LOSS",
+            )
         return payload
 
     # ---- the API -----------------------------------------------------------------------
@@ -146,15 +160,19 @@ class Client:
             except ServingError as exc:
                 last = exc
             time.sleep(0.1)
-        raise ServingError(f"model {self.model!r} not available at {self.url} after "
-                           f"{timeout:.0f} s (last answer: {last})", "UNAVAILABLE")
+        raise ServingError(
+            f"model {self.model!r} not available at {self.url} after "
+            f"{timeout:.0f} s (last answer: {last})",
+            "UNAVAILABLE",
+        )
 
     def predict_raw(self, body: dict) -> dict:
         """POST ``body`` to ``:predict`` as it is; return the decoded JSON answer."""
         return self._send("POST", self.model_url() + ":predict", body)
 
-    def predict(self, instances: Any = None, *, inputs: Any = None,
-                signature_name: str | None = None) -> Any:
+    def predict(
+        self, instances: Any = None, *, inputs: Any = None, signature_name: str | None = None
+    ) -> Any:
         """Predict on ``instances`` (row format) or ``inputs`` (columnar); arrays back.
 
         Arrays are sent as nested lists. One output comes back as one array; several as a dict.
@@ -176,12 +194,19 @@ class Client:
             return {k: np.asarray(v) for k, v in answer.items()}
         return np.asarray(answer)
 
-    def predict_images(self, images: Iterable[Any] | Sequence[Any], *,
-                       signature_name: str = "serving_bytes", input_name: str = "image_bytes",
-                       format: str = "PNG") -> Any:
+    def predict_images(
+        self,
+        images: Iterable[Any] | Sequence[Any],
+        *,
+        signature_name: str = "serving_bytes",
+        input_name: str = "image_bytes",
+        format: str = "PNG",
+    ) -> Any:
         """Send images (paths, encoded bytes or arrays) base64-encoded to a bytes signature."""
-        rows = [{input_name: {"b64": base64.b64encode(encode_image(im, format)).decode("ascii")}}
-                for im in images]
+        rows = [
+            {input_name: {"b64": base64.b64encode(encode_image(im, format)).decode("ascii")}}
+            for im in images
+        ]
         if not rows:
             raise ValueError("no images to send")
         return self.predict(rows, signature_name=signature_name)

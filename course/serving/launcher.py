@@ -44,8 +44,12 @@ def docker_engine() -> str | None:
     if not shutil.which("docker"):
         return None
     try:
-        done = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=5)
+        done = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (subprocess.TimeoutExpired, OSError):
         return None
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
@@ -61,10 +65,16 @@ def available_backends() -> list[str]:
     return [*found, "dev"]
 
 
-def server_flags(port: int, model_name: str | None, model_base_path: Path | None,
-                 model_config_file: Path | None, *, enable_batching: bool = False,
-                 batching_parameters_file: Path | None = None,
-                 poll_seconds: float = 1.0) -> list[str]:
+def server_flags(
+    port: int,
+    model_name: str | None,
+    model_base_path: Path | None,
+    model_config_file: Path | None,
+    *,
+    enable_batching: bool = False,
+    batching_parameters_file: Path | None = None,
+    poll_seconds: float = 1.0,
+) -> list[str]:
     """The ``tensorflow_model_server`` flags every backend here takes (the dev server too)."""
     flags = [f"--rest_api_port={port}"]
     if model_config_file is not None:
@@ -82,8 +92,10 @@ def server_flags(port: int, model_name: str | None, model_base_path: Path | None
 def docker_command(model_base_path: str | os.PathLike, model_name: str, port: int = 8501) -> str:
     """The ``docker run`` line that serves ``model_base_path`` with real TF Serving (lesson 09)."""
     base = Path(model_base_path).resolve()
-    return (f"docker run --rm -p {port}:8501 --mount type=bind,source={base},"
-            f"target=/models/{model_name} -e MODEL_NAME={model_name} -t {DOCKER_IMAGE}")
+    return (
+        f"docker run --rm -p {port}:8501 --mount type=bind,source={base},"
+        f"target=/models/{model_name} -e MODEL_NAME={model_name} -t {DOCKER_IMAGE}"
+    )
 
 
 def _batching_file(batching: dict | None, folder: Path) -> Path | None:
@@ -93,17 +105,32 @@ def _batching_file(batching: dict | None, folder: Path) -> Path | None:
 
     params = BatchingParameters(**batching)  # validates names and values
     path = folder / "batching.config"
-    path.write_text("".join(f"{k} {{ value: {getattr(params, k)} }}\n"
-                            for k in ("max_batch_size", "batch_timeout_micros",
-                                      "max_enqueued_batches", "num_batch_threads")))
+    path.write_text(
+        "".join(
+            f"{k} {{ value: {getattr(params, k)} }}\n"
+            for k in (
+                "max_batch_size",
+                "batch_timeout_micros",
+                "max_enqueued_batches",
+                "num_batch_threads",
+            )
+        )
+    )
     return path
 
 
 class Server:
     """A running server: ``url``, ``backend``, ``log_path``; ``stop()`` ends it for good."""
 
-    def __init__(self, process: subprocess.Popen, backend: str, port: int, log_path: Path,
-                 container: str | None = None, names: list[str] | None = None):
+    def __init__(
+        self,
+        process: subprocess.Popen,
+        backend: str,
+        port: int,
+        log_path: Path,
+        container: str | None = None,
+        names: list[str] | None = None,
+    ):
         self.process, self.backend, self.port = process, backend, port
         self.names = names or []
         self.url = f"http://127.0.0.1:{port}"
@@ -165,9 +192,12 @@ def _wait_ready(server: Server, names: list[str], timeout: float) -> None:
             )
         try:
             ok = all(
-                any(v["state"] == "AVAILABLE" for v in
-                    requests.get(f"{server.url}/v1/models/{n}", timeout=1).json().get(
-                        "model_version_status", []))
+                any(
+                    v["state"] == "AVAILABLE"
+                    for v in requests.get(f"{server.url}/v1/models/{n}", timeout=1)
+                    .json()
+                    .get("model_version_status", [])
+                )
                 for n in names
             )
             if ok:
@@ -225,8 +255,10 @@ def start(
     base = Path(model_base_path).resolve() if model_base_path is not None else None
     config = Path(model_config_file).resolve() if model_config_file is not None else None
     if base is not None and not base.is_dir():
-        raise FileNotFoundError(f"model base path {base} is not a folder; export a model into "
-                                f"{base}/1 first (serving.export)")
+        raise FileNotFoundError(
+            f"model base path {base} is not a folder; export a model into "
+            f"{base}/1 first (serving.export)"
+        )
     names = [model_name]
     if config is not None:
         from course.serving.repository import read_model_config
@@ -244,33 +276,52 @@ def start(
             command += ["--mount", f"type=bind,source={workdir},target=/config"]
         command.append(DOCKER_IMAGE)
         command += server_flags(
-            8501, model_name,
+            8501,
+            model_name,
             Path("/models/m0") if base is not None else None,
             Path("/models/m0") / config.name if config is not None else None,
-            batching_parameters_file=(Path("/config/batching.config")
-                                      if batching_file is not None else None),
+            batching_parameters_file=(
+                Path("/config/batching.config") if batching_file is not None else None
+            ),
             poll_seconds=poll_seconds,
         )
     else:
-        flags = server_flags(port, model_name, base, config,
-                             batching_parameters_file=batching_file, poll_seconds=poll_seconds)
+        flags = server_flags(
+            port,
+            model_name,
+            base,
+            config,
+            batching_parameters_file=batching_file,
+            poll_seconds=poll_seconds,
+        )
         if backend == "tensorflow_model_server":
-            command = [shutil.which("tensorflow_model_server") or "tensorflow_model_server",
-                       f"--port={free_port()}", *flags]
+            command = [
+                shutil.which("tensorflow_model_server") or "tensorflow_model_server",
+                f"--port={free_port()}",
+                *flags,
+            ]
         else:
             command = [sys.executable, "-m", "course.serving.server", *flags]
     command += list(extra_args or [])
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
     server = Server(process, backend, port, log_path, container, names)
     if wait:
         _wait_ready(server, names, timeout)
     if verbose:
-        label = {"dev": "the course's TF-Serving-compatible development server",
-                 "docker": f"TF Serving in Docker ({DOCKER_IMAGE})",
-                 "tensorflow_model_server": "TF Serving (tensorflow_model_server)"}[backend]
+        label = {
+            "dev": "the course's TF-Serving-compatible development server",
+            "docker": f"TF Serving in Docker ({DOCKER_IMAGE})",
+            "tensorflow_model_server": "TF Serving (tensorflow_model_server)",
+        }[backend]
         doing = "Serving" if wait else "Starting a server for"
         print(f"{doing} {', '.join(names)} at {server.url} with {label}.")
     return server

@@ -248,9 +248,7 @@ def _rows(instances: list, specs: Mapping[str, TensorSpec]) -> dict[str, np.ndar
         if objects and not is_object(item):
             raise ServingError(f"Expecting object but got list at item {i} of input list")
         if not objects and is_object(item):
-            raise ServingError(
-                f"Expecting value/list but got object at item {i} of input list"
-            )
+            raise ServingError(f"Expecting value/list but got object at item {i} of input list")
         pairs = item.items() if objects else [(next(iter(specs)), item)]
         for name, value in pairs:
             prefix = (

@@ -63,7 +63,7 @@ class ModelConfig:
             return set(found)
         if self.policy == "specific":
             return set(self.versions) & set(found)
-        return set(sorted(found)[-self.num_versions:])
+        return set(sorted(found)[-self.num_versions :])
 
 
 def read_model_config(path: str | os.PathLike) -> list[ModelConfig]:
@@ -116,8 +116,19 @@ def read_model_config(path: str | os.PathLike) -> list[ModelConfig]:
     return configs
 
 
-_DTYPES = {1: "float32", 2: "float64", 3: "int32", 4: "uint8", 6: "int8", 7: "string",
-           9: "int64", 10: "bool", 17: "uint16", 5: "int16", 19: "float16"}
+_DTYPES = {
+    1: "float32",
+    2: "float64",
+    3: "int32",
+    4: "uint8",
+    6: "int8",
+    7: "string",
+    9: "int64",
+    10: "bool",
+    17: "uint16",
+    5: "int16",
+    19: "float16",
+}
 
 
 @dataclass
@@ -195,8 +206,14 @@ class Servable:
 def _op_error_text(message: str) -> str:
     """TensorFlow's own sentence from an op error, without graph-node and stack noise."""
     lines = [ln.strip() for ln in message.splitlines()]
-    useful = [ln for ln in lines if ln and not ln.startswith(("Graph execution error",
-              "Detected at node", "<stack traces", "[[", "File "))]
+    useful = [
+        ln
+        for ln in lines
+        if ln
+        and not ln.startswith(
+            ("Graph execution error", "Detected at node", "<stack traces", "[[", "File ")
+        )
+    ]
     return useful[0] if useful else (lines[0] if lines else "TensorFlow error")
 
 
@@ -211,8 +228,12 @@ class VersionState:
 class Repository:
     """All configured models; polls their base paths and swaps versions in while serving."""
 
-    def __init__(self, configs: list[ModelConfig], poll_seconds: float = 1.0,
-                 on_change: Callable[[str, int, str], None] | None = None):
+    def __init__(
+        self,
+        configs: list[ModelConfig],
+        poll_seconds: float = 1.0,
+        on_change: Callable[[str, int, str], None] | None = None,
+    ):
         if not configs:
             raise ValueError("no models to serve: pass a model name and base path, or a config")
         self.configs = {c.name: c for c in configs}
@@ -264,8 +285,9 @@ class Repository:
                     found.append(int(p.name))
         if not found:
             if config.name not in self._warned:
-                log.warning("No versions of servable %s found under base path %s",
-                            config.name, base)
+                log.warning(
+                    "No versions of servable %s found under base path %s", config.name, base
+                )
                 self._warned.add(config.name)
         else:
             self._warned.discard(config.name)
@@ -286,14 +308,16 @@ class Repository:
             except Exception as exc:  # a broken SavedModel: report it, keep serving the rest
                 message = f"Failed to load {path}: {str(exc).splitlines()[0] if str(exc) else exc}"
                 log.error(message)
-                self._set(config.name, version,
-                          VersionState("END", "UNKNOWN", message, stamp=stamp))
+                self._set(
+                    config.name, version, VersionState("END", "UNKNOWN", message, stamp=stamp)
+                )
                 continue
             with self._lock:
                 self._loaded[config.name][version] = servable
             self._set(config.name, version, VersionState("AVAILABLE", stamp=stamp))
-            log.info("Successfully loaded servable version {name: %s version: %d}",
-                     config.name, version)
+            log.info(
+                "Successfully loaded servable version {name: %s version: %d}", config.name, version
+            )
         for version in sorted(set(self._loaded[config.name]) - wanted):
             # Availability first: only unload once a wanted version is serving (or the old
             # folder itself is gone, or the policy asks for specific versions).

@@ -80,6 +80,7 @@ def _decode(tf: Any, data: Any, h: int, w: int, c: int, fit: str) -> Any:
         if fit == "crop":  # the centre at the target's aspect ratio, then resized (ImageOps.fit)
             ih, iw = tf.shape(image)[0], tf.shape(image)[1]
             wide = iw * h > ih * w
+
             def scaled(side: Any, ratio: float) -> Any:
                 return tf.cast(tf.round(tf.cast(side, tf.float32) * ratio), tf.int32)
 

@@ -85,28 +85,38 @@ class _Metrics:
 
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "course_serving_requests", "REST requests by model, API and HTTP status",
-            ["model", "api", "code"], registry=self.registry,
+            "course_serving_requests",
+            "REST requests by model, API and HTTP status",
+            ["model", "api", "code"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "course_serving_request_latency_seconds", "Request latency (server side)",
-            ["model", "api"], registry=self.registry,
+            "course_serving_request_latency_seconds",
+            "Request latency (server side)",
+            ["model", "api"],
+            registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.batch_size = Histogram(
-            "course_serving_batch_size", "Examples per model call",
-            registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            "course_serving_batch_size",
+            "Examples per model call",
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
         )
         self.in_flight = Gauge(
             "course_serving_requests_in_flight", "Requests being processed", registry=self.registry
         )
         self.loads = Counter(
-            "course_serving_model_version_transitions", "Model version state changes",
-            ["model", "state"], registry=self.registry,
+            "course_serving_model_version_transitions",
+            "Model version state changes",
+            ["model", "state"],
+            registry=self.registry,
         )
         self.available = Gauge(
-            "course_serving_model_versions_available", "Versions available per model",
-            ["model"], registry=self.registry,
+            "course_serving_model_versions_available",
+            "Versions available per model",
+            ["model"],
+            registry=self.registry,
         )
 
     def text(self) -> bytes:
@@ -126,9 +136,7 @@ def _status_json(name: str, items: list) -> str:
         entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(state.state)
         entry.status.error_code = _error_code(state.error_code)
         entry.status.error_message = state.error_message
-    return json_format.MessageToJson(
-        response, always_print_fields_with_no_presence=True, indent=1
-    )
+    return json_format.MessageToJson(response, always_print_fields_with_no_presence=True, indent=1)
 
 
 def _error_code(name: str) -> int:
@@ -199,8 +207,9 @@ class DevServer:
         else:
             loop = asyncio.get_running_loop()
             outputs = await loop.run_in_executor(self.pool, servable.run, signature, arrays)
-            self.metrics.batch_size.observe(max(a.shape[0] if a.ndim else 1
-                                                for a in arrays.values()))
+            self.metrics.batch_size.observe(
+                max(a.shape[0] if a.ndim else 1 for a in arrays.values())
+            )
         # Compact (C encoder); TF Serving pretty-prints, and clients parse either.
         return json.dumps(predict_response(outputs, fmt))
 
@@ -225,7 +234,8 @@ class DevServer:
         # garbage collector's full passes, which otherwise rescan them as requests allocate.
         gc.freeze()
         self.http_server = tornado.httpserver.HTTPServer(
-            self.app(), max_body_size=max(64 * 1024 * 1024, 4 * self.settings.max_body_bytes),
+            self.app(),
+            max_body_size=max(64 * 1024 * 1024, 4 * self.settings.max_body_bytes),
             idle_connection_timeout=60,
         )
         self.http_server.listen(self.settings.port, address=self.settings.host)
@@ -236,8 +246,9 @@ class DevServer:
             except (NotImplementedError, RuntimeError):  # not the main thread
                 pass
         log.info("Exporting HTTP/REST API at:%s:%d ...", self.settings.host, self.settings.port)
-        print(f"Exporting HTTP/REST API at:{self.settings.host}:{self.settings.port} ...",
-              flush=True)
+        print(
+            f"Exporting HTTP/REST API at:{self.settings.host}:{self.settings.port} ...", flush=True
+        )
         if ready is not None:
             ready()
         await stop.wait()
@@ -299,9 +310,7 @@ class RestHandler(_Handler):
 
     def _observe(self, model: str, api: str) -> None:
         self.server.metrics.requests.labels(model, api, str(self.get_status())).inc()
-        self.server.metrics.latency.labels(model, api).observe(
-            time.perf_counter() - self._started
-        )
+        self.server.metrics.latency.labels(model, api).observe(time.perf_counter() - self._started)
 
     async def get(self, *_: Any) -> None:
         match = STATUS_PATH.fullmatch(self.request.path)
@@ -339,8 +348,9 @@ class RestHandler(_Handler):
                 raise ServingError(
                     f"Request body of {self._size} bytes is over this server's limit of "
                     f"{self.server.settings.max_body_bytes} bytes (--max_body_bytes). Send "
-                    "fewer instances per request, or images as encoded bytes ({\"b64\": ...})",
-                    "RESOURCE_EXHAUSTED", 413,
+                    'fewer instances per request, or images as encoded bytes ({"b64": ...})',
+                    "RESOURCE_EXHAUSTED",
+                    413,
                 )
             if self.server.stopping:
                 raise ServingError("The server is shutting down", "UNAVAILABLE")
@@ -394,15 +404,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batching_parameters_file", default="")
     p.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
     p.add_argument("--rest_api_num_threads", type=int, default=8)
-    p.add_argument("--tensorflow_intra_op_parallelism", type=int, default=0,
-                   help="threads per TensorFlow op (0: TensorFlow decides)")
-    p.add_argument("--tensorflow_inter_op_parallelism", type=int, default=0,
-                   help="TensorFlow ops run at once (0: TensorFlow decides)")
+    p.add_argument(
+        "--tensorflow_intra_op_parallelism",
+        type=int,
+        default=0,
+        help="threads per TensorFlow op (0: TensorFlow decides)",
+    )
+    p.add_argument(
+        "--tensorflow_inter_op_parallelism",
+        type=int,
+        default=0,
+        help="TensorFlow ops run at once (0: TensorFlow decides)",
+    )
     p.add_argument("--max_body_bytes", type=int, default=DEFAULT_MAX_BODY)
-    p.add_argument("--allow_non_finite", action="store_true",
-                   help="pass NaN/Infinity inputs to the model as TF Serving does")
-    p.add_argument("--monitoring_config_file", default="",
-                   help="accepted; metrics are always at " + METRICS_PATH)
+    p.add_argument(
+        "--allow_non_finite",
+        action="store_true",
+        help="pass NaN/Infinity inputs to the model as TF Serving does",
+    )
+    p.add_argument(
+        "--monitoring_config_file",
+        default="",
+        help="accepted; metrics are always at " + METRICS_PATH,
+    )
     return p
 
 
@@ -418,8 +442,11 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         raise SystemExit("give --model_base_path (and --model_name) or --model_config_file")
     batching = None
     if args.enable_batching:
-        batching = (read_batching_parameters(args.batching_parameters_file)
-                    if args.batching_parameters_file else BatchingParameters())
+        batching = (
+            read_batching_parameters(args.batching_parameters_file)
+            if args.batching_parameters_file
+            else BatchingParameters()
+        )
     return ServerSettings(
         models,
         host=args.host,
@@ -435,8 +462,9 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
     logging.getLogger("tornado.access").setLevel(logging.WARNING)  # errors only
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
@@ -449,10 +477,12 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.tensorflow_intra_op_parallelism:
             tf.config.threading.set_intra_op_parallelism_threads(
-                args.tensorflow_intra_op_parallelism)
+                args.tensorflow_intra_op_parallelism
+            )
         if args.tensorflow_inter_op_parallelism:
             tf.config.threading.set_inter_op_parallelism_threads(
-                args.tensorflow_inter_op_parallelism)
+                args.tensorflow_inter_op_parallelism
+            )
     for config in settings.models:
         print(f"model {config.name}: {config.base_path} (policy {config.policy})", flush=True)
     asyncio.run(DevServer(settings).serve())
