@@ -1,6 +1,7 @@
 # The course's commands. Every target creates .venv on first use and reuses it afterwards.
 #   make lab      install the course and open JupyterLab on lessons/
 #   make test     install with the dev extras and run every test
+#   make test-fast  only the fast tier: unit tests (no notebook runs, browser or grading batches)
 #   make course   run every lesson headless (full mode); executed notebooks and HTML go to build/
 #   make release  regenerate lessons/ from solutions/
 #   make lint     ruff (lint and format, notebooks included) and the release check
@@ -11,7 +12,7 @@ PIP    := $(BIN)/python -m pip
 # JupyterLab refuses to start as root unless told it is deliberate.
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: lab test lint course release install install-dev clean
+.PHONY: lab test test-fast lint course release install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +21,7 @@ $(BIN)/python:
 # Stamps: reinstall only when the package definition or the pinned versions change.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install --quiet -c constraints.txt -e .
-	$(BIN)/python -m course.kernel
+	$(BIN)/python -m course_tools.kernel
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
@@ -35,6 +36,9 @@ lab: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+test-fast: install-dev
+	$(BIN)/python -m pytest -m "not slow" -q
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -16,7 +16,6 @@ on a machine pays one run of its solution; later batches and ``autograder valida
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import json
@@ -29,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from autograder.device import gpu_ids
-from autograder.grade import Job, run_one
 from autograder.judging import key_entries
+from autograder.prepare import prepare_lesson
+from autograder.spec import JobSpec
+from autograder.submission import run_submission
 
 KEY_FORMAT = "autograder-key-1"  # change it when a key file changes meaning
 CACHE_ENV = "AUTOGRADER_CACHE_DIR"
@@ -95,11 +96,10 @@ def key_path(lesson: str, digest: str) -> Path:
     return cache_dir() / f"{lesson}-{digest[:20]}.json"
 
 
-def key_job(lesson: str, template: Path, workdir: Path, base: Job) -> Job:
+def key_job(lesson: str, template: Path, workdir: Path, base: JobSpec) -> JobSpec:
     """The job that grades the lesson's solution to record its key (options as ``base``)."""
     notebook = template / "source" / lesson / f"{lesson}.ipynb"
-    return dataclasses.replace(
-        base,
+    return base.with_options(
         student=STUDENT,
         lesson=lesson,
         notebook=str(notebook),
@@ -113,11 +113,11 @@ def key_job(lesson: str, template: Path, workdir: Path, base: Job) -> Job:
     )
 
 
-def make_key(job: Job) -> dict[str, Any]:
+def make_key(job: JobSpec) -> dict[str, Any]:
     """Grade the solution in ``job`` (an answer-key job) and build its key; raise
     :class:`AnswerKeyError` saying what to fix when the solution is not a clean full mark."""
     started = time.monotonic()
-    row, result = run_one(job)
+    row, result = run_submission(job)
     where = f"the solution of {job.lesson}"
     if row.status != "graded":
         raise AnswerKeyError(f"{where} could not be graded: {row.reason}")
@@ -127,7 +127,7 @@ def make_key(job: Job) -> dict[str, Any]:
         detail = "; ".join(f"{g}: {m}" for g, m in failing.items())
         raise AnswerKeyError(f"{where} does not pass its own tests when graded: {detail}")
     cells, problems = {}, []
-    for gid, lines in (result.get("recorded") or {}).items():
+    for gid, lines in result.recorded.items():
         entries, wrong = key_entries(lines)
         cells[gid] = entries
         problems += [f"{gid}: {w}" for w in wrong]
@@ -141,7 +141,7 @@ def make_key(job: Job) -> dict[str, Any]:
         "fast": job.fast,
         "environment": environment(),
         "cells": cells,
-        "rebinds": result.get("rebinds") or [],
+        "rebinds": result.rebinds,
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -179,12 +179,12 @@ def read_key(path: Path) -> dict[str, Any] | None:
     return key if isinstance(key, dict) and key.get("format") == KEY_FORMAT else None
 
 
-Runner = Callable[[list[Job]], Iterable[tuple[Job, Any]]]
+Runner = Callable[[list[JobSpec]], Iterable[tuple[JobSpec, Any]]]
 
 
 def ensure_keys(
     templates: dict[str, Path],
-    base: Job,
+    base: JobSpec,
     workdir: Path,
     run: Runner,
     progress: Callable[[str], None] = lambda text: None,
@@ -196,7 +196,7 @@ def ensure_keys(
     """
     keys: dict[str, str] = {}
     errors: dict[str, str] = {}
-    todo: dict[str, tuple[Path, Job]] = {}
+    todo: dict[str, tuple[Path, JobSpec]] = {}
     for lesson, template in templates.items():
         path = key_path(lesson, key_digest(template, lesson, base.fast))
         if read_key(path) is not None:
@@ -226,18 +226,16 @@ def prepare(
 ) -> str:
     """The key file of one lesson, made now when the cache has none (``autograder key``);
     raises :class:`AnswerKeyError` saying why there is none."""
-    from autograder.grade import prepare_template
-
     with tempfile.TemporaryDirectory(prefix="autograder-key-") as tmp:
-        template = prepare_template(lesson, source_dir, Path(tmp) / "template")
-        base = Job("", lesson, None, None, "", "", timeout, fast, isolate=isolate)
+        template = prepare_lesson(lesson, source_dir, Path(tmp) / "template")
+        base = JobSpec("", lesson, None, None, "", "", timeout, fast, isolate=isolate)
         keys, errors = ensure_keys({lesson: template}, base, Path(tmp) / "keys", run_here, progress)
     if errors:
         raise AnswerKeyError(errors[lesson])
     return keys[lesson]
 
 
-def run_here(jobs: list[Job]) -> Iterator[tuple[Job, Any]]:
+def run_here(jobs: list[JobSpec]) -> Iterator[tuple[JobSpec, Any]]:
     """Make keys one after another in this process."""
     for job in jobs:
         try:

@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder.grade import DEFAULT_TIMEOUT
+from autograder.spec import DEFAULT_TIMEOUT
 
 
 def _release(args: argparse.Namespace) -> int:

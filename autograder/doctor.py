@@ -24,7 +24,7 @@ def kernel_for(name: str = "python3") -> str:
     """The command the grader's kernels run for kernelspec ``name``."""
     import os
 
-    from autograder.grade import job_env
+    from autograder.run import job_env
 
     saved = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = job_env(False)["JUPYTER_PATH"]

@@ -6,11 +6,11 @@ reference values. The grader therefore decides what it can *outside* the kernel 
 the rest. Six layers (the first three elsewhere, the rest here and in ``guard_kernel.py``, the
 code the kernel runs):
 
-1. Test cells are restored from the lesson's source before grading (``integrity.sanitize``),
+1. Test cells are restored from the lesson's source before grading (``repair.repair``),
    and the sandbox (``sandbox``) gives the code nothing to forge a grade with: no gradebook,
    no solutions, no grader process to patch, no network.
 2. Failing tests are judged by nbgrader from the messages the grader receives, outside the
-   kernel; stderr noise no longer zeroes a cell (``preprocessors.StderrToStdout``).
+   kernel; stderr noise no longer zeroes a cell (``preprocessors.stderr``).
 3. **Values judged outside the kernel** (``judging``, ``answer_key``). Hidden tests send what
    the learner's code produced with ``sys.audit("autograder.judge", name, value, rule)``; the
    grader compares each value with the one the lesson's solution sent in the same test (the

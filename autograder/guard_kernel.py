@@ -180,11 +180,13 @@ def __autograder_guard(pipe, nonce, channel_dir, writable, preimport, rebinds, r
     # below a writable prefix (an environment in /tmp, say)
     trusted = [sys.prefix, sys.base_prefix, sys.exec_prefix]
     trusted += [p for p in sys.path if p and os.path.isabs(p) and p != os.getcwd()]
-    spec = importlib.util.find_spec("course")
-    course_root = None
-    if spec is not None and spec.origin:
-        course_root = os.path.dirname(spec.origin) + "/"
-        trusted.append(course_root)
+    course_root = None  # the learner's package: answers may not call it
+    for package in ("course", "course_tools"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin:
+            root = os.path.dirname(spec.origin) + "/"
+            trusted.append(root)
+            course_root = course_root or root
     trusted = _tuple(p.rstrip("/") + "/" for p in trusted)
 
     def is_user_file(name):

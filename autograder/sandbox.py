@@ -25,6 +25,7 @@ Each submission's kernel starts under bubblewrap (``bwrap``, Debian's ``bubblewr
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import signal
@@ -35,7 +36,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -190,7 +191,8 @@ def protections() -> dict[str, str]:
 
 @dataclass
 class SandboxSpec:
-    """Everything needed to start one sandboxed kernel; JSON-serialisable for ``job.json``."""
+    """Everything needed to start one sandboxed kernel (derived from a job's
+    :class:`~autograder.spec.JobSpec` by the run step)."""
 
     ipc_dir: str  # host folder with the ZeroMQ sockets and the connection file (bound in)
     data_dir: str = ""  # host folder whose files (not notebooks) appear read-only in WORK
@@ -200,10 +202,12 @@ class SandboxSpec:
     mpl_cache: str = ""  # a matplotlib font cache to copy in (saves seconds per kernel)
     threads: int = 0  # CPU threads per kernel (0: as many as the machine has)
 
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> SandboxSpec:
-        """The spec from ``job.json``'s ``sandbox`` entry (Limits given as a dict)."""
-        return cls(**{**raw, "limits": Limits(**raw.get("limits", {}))})
+
+def font_cache() -> str:
+    """The grader's matplotlib font list, copied into each kernel (it saves a rebuild)."""
+    base = Path(os.environ.get("MPLCONFIGDIR") or Path.home() / ".cache" / "matplotlib")
+    found = sorted(base.glob("fontlist-v*.json"), key=lambda p: p.stat().st_mtime)
+    return str(found[-1]) if found else ""
 
 
 def kernel_env(spec: SandboxSpec) -> dict[str, str]:
@@ -283,11 +287,13 @@ def _os_binds() -> list[str]:
 
 
 def _python_binds() -> list[str]:
-    """The interpreter, the environment and the ``course`` package, read-only."""
-    import course
-
+    """The interpreter, the environment, the ``course`` package and the tooling it starts
+    (lesson 09 runs the development server), read-only."""
     roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix), Path(sys.prefix).resolve()}
-    roots.add(Path(course.__file__).resolve().parent)
+    for package in ("course", "course_tools"):
+        spec = importlib.util.find_spec(package)  # located, not imported
+        if spec is not None and spec.origin:
+            roots.add(Path(spec.origin).resolve().parent)
     args: list[str] = []
     for root in sorted(roots, key=lambda p: len(p.parts)):
         args += ["--ro-bind", str(root), str(root)]
@@ -526,42 +532,41 @@ class Watchdog(threading.Thread):
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start in the sandbox of :attr:`spec`.
+    """A kernel manager whose kernel starts in a sandbox (:meth:`use` says which).
 
-    One grading job process grades one submission, so the spec is a class attribute set by
-    :mod:`autograder.job` before nbgrader starts the kernel. The connection uses ZeroMQ over
-    Unix sockets in ``spec.ipc_dir``, the only host folder the kernel can write to.
+    The connection uses ZeroMQ over Unix sockets in ``spec.ipc_dir``, the only host folder the
+    kernel can write to. Without :meth:`use` it is a plain kernel manager.
     """
-
-    spec: ClassVar[SandboxSpec | None] = None
-    cgroup: ClassVar[CGroup | None] = None
-    watchdog: ClassVar[Watchdog | None] = None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        spec = type(self).spec
-        if spec is not None:
-            self.transport = "ipc"
-            self.connection_file = str(Path(spec.ipc_dir) / "kernel.json")
-            self.ip = str(Path(spec.ipc_dir) / "k")
+        self.spec: SandboxSpec | None = None
+        self.cgroup: CGroup | None = None
+        self.watchdog: Watchdog | None = None
+
+    def use(self, spec: SandboxSpec) -> None:
+        """Start the kernel in the sandbox ``spec`` describes (before it starts)."""
+        self.spec = spec
+        self.transport = "ipc"
+        self.connection_file = str(Path(spec.ipc_dir) / "kernel.json")
+        self.ip = str(Path(spec.ipc_dir) / "k")
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The kernelspec's command, inside the sandbox (or plain, with ``isolate=False``)."""
         cmd = super().format_kernel_cmd(extra_arguments)
-        spec = type(self).spec
+        spec = self.spec
         if spec is None:
             return cmd
         if not spec.isolate:
             return isolated_python(cmd)
         cmd = bwrap_command(spec, cmd)
         if cgroup_mode() is not None:
-            group = CGroup(spec.limits)
-            SandboxedKernelManager.cgroup = group
-            cmd = group.enter_command(cmd)
+            self.cgroup = CGroup(spec.limits)
+            cmd = self.cgroup.enter_command(cmd)
         return cmd
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
-        spec = type(self).spec
+        spec = self.spec
         if spec is not None:
             # bubblewrap clears the environment itself; unconfined kernels get a scrubbed one
             kw["env"] = unconfined_env(spec) if not spec.isolate else {"PATH": "/usr/bin:/bin"}
@@ -569,13 +574,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         if spec is not None and spec.isolate and cgroup_mode() is None:
             pid = getattr(self.provisioner, "pid", None)
             if pid:
-                SandboxedKernelManager.watchdog = Watchdog(int(pid), spec.limits)
-                SandboxedKernelManager.watchdog.start()
+                self.watchdog = Watchdog(int(pid), spec.limits)
+                self.watchdog.start()
 
     async def _async_interrupt_kernel(self) -> None:
         """Interrupt the kernel itself: SIGINT to the sandbox's process group would stop
         bubblewrap, and with it the kernel."""
-        spec = type(self).spec
+        spec = self.spec
         pid = getattr(self.provisioner, "pid", None)
         if spec is None or not spec.isolate or not pid:
             await super()._async_interrupt_kernel()
@@ -594,22 +599,20 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     interrupt_kernel = _async_interrupt_kernel  # AsyncKernelManager binds the base method
 
-    @classmethod
-    def limit_reached(cls) -> str:
+    def limit_reached(self) -> str:
         """``'memory'`` or ``'tasks'`` when a limit stopped the kernel, else ``''``."""
-        if cls.cgroup is not None:
-            if cls.cgroup.out_of_memory():
+        if self.cgroup is not None:
+            if self.cgroup.out_of_memory():
                 return "memory"
-            if cls.cgroup.hit_task_limit():
+            if self.cgroup.hit_task_limit():
                 return "tasks"
-        if cls.watchdog is not None:
-            return cls.watchdog.reason
+        if self.watchdog is not None:
+            return self.watchdog.reason
         return ""
 
-    @classmethod
-    def release(cls) -> None:
+    def release(self) -> None:
         """Kill anything left of the sandbox and remove its cgroup."""
-        if cls.watchdog is not None:
-            cls.watchdog.stopped.set()
-        if cls.cgroup is not None:
-            cls.cgroup.close()
+        if self.watchdog is not None:
+            self.watchdog.stopped.set()
+        if self.cgroup is not None:
+            self.cgroup.close()

@@ -6,16 +6,17 @@ It runs the same integrity checks and the same grading pipeline as ``autograder 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 from autograder import answer_key
-from autograder.grade import DEFAULT_TIMEOUT, Job, grade_one, prepare_template
 from autograder.paths import SOURCE_DIR, list_lessons, resolve_lesson
+from autograder.prepare import prepare_lesson
 from autograder.sandbox import bwrap_path
+from autograder.spec import DEFAULT_TIMEOUT, JobSpec
+from autograder.submission import grade_submission
 from autograder.submissions import parse_flat_name
 
 
@@ -60,8 +61,8 @@ def validate(
             "or pass --lesson"
         )
     with tempfile.TemporaryDirectory(prefix="autograder-validate-") as tmp:
-        template = prepare_template(name, source_dir, Path(tmp) / "template")
-        job = Job(
+        template = prepare_lesson(name, source_dir, Path(tmp) / "template")
+        job = JobSpec(
             "you",
             name,
             str(notebook),
@@ -77,7 +78,7 @@ def validate(
         )
         if errors:
             return False, f"{notebook} ({name})\n  could not grade: {errors[name]}"
-        row = grade_one(dataclasses.replace(job, key=keys[name]))
+        row = grade_submission(job.with_options(key=keys[name]))
     lines = [f"{notebook} ({name})"]
     for note in filter(None, row.reason.split("; ")):
         lines.append(f"  warning: {note}")

@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
 
     from course import data, mobile, models
+    from course.table import Table
 
     ds = data.load("digits", image_size=args.image_size)
     (X_train, y_train), _, (X_test, y_test) = data.split(
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 "gz x smaller": dense_gz / i8_gz, "fine-tune s": tune_s,
             })  # fmt: skip
         print()
-        print(mobile.Table(rows, digits=3, title=(
+        print(Table(rows, digits=3, title=(
             f"pruning while fine-tuning ({args.prune_epochs} epochs, polynomial schedule, layers "
             f">= {mobile.MIN_WEIGHTS} weights); sizes of .tflite files, gz = gzip -9; "
             "'gz x smaller' = dense float32 gz / pruned int8 gz")))  # fmt: skip

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from course.serving.protocol import ServingError
+from course.serving.errors import ServingError
 
 __all__ = [
     "BYTES_SIGNATURE",

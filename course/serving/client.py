@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from course.serving.protocol import HTTP_CODES, ServingError
+from course.serving.errors import HTTP_CODES, ServingError
 
 __all__ = ["Client", "ServingError", "encode_image"]
 

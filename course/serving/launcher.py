@@ -4,8 +4,8 @@ Introduced in lesson 09. In order of preference:
 
 1. ``tensorflow_model_server`` on PATH (the binary from TF Serving's apt repository);
 2. Docker's ``tensorflow/serving`` image, when a Docker engine answers;
-3. the course's development server (``python -m course.serving.server``), which speaks the same
-   REST protocol and needs nothing but this course's Python packages.
+3. the course's development server (``python -m course_tools.serving.server``), which
+   speaks the same REST protocol and needs nothing but this course's Python packages.
 
 All three get the same flags (``--rest_api_port``, ``--model_name``, ``--model_base_path`` or
 ``--model_config_file``, ``--enable_batching``, ...). :func:`start` returns a handle that stops
@@ -101,7 +101,7 @@ def docker_command(model_base_path: str | os.PathLike, model_name: str, port: in
 def _batching_file(batching: dict | None, folder: Path) -> Path | None:
     if not batching:
         return None
-    from course.serving.batching import BatchingParameters
+    from course.serving.config import BatchingParameters
 
     params = BatchingParameters(**batching)  # validates names and values
     path = folder / "batching.config"
@@ -261,7 +261,7 @@ def start(
         )
     names = [model_name]
     if config is not None:
-        from course.serving.repository import read_model_config
+        from course.serving.config import read_model_config
 
         names = [c.name for c in read_model_config(config)]
     container = None
@@ -301,7 +301,7 @@ def start(
                 *flags,
             ]
         else:
-            command = [sys.executable, "-m", "course.serving.server", *flags]
+            command = [sys.executable, "-m", "course_tools.serving.server", *flags]
     command += list(extra_args or [])
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
     with open(log_path, "wb") as log_file:

@@ -1,0 +1,352 @@
+"""TensorFlow Serving's REST protocol: JSON requests to arrays, arrays to JSON responses.
+
+The rules and the error messages follow tensorflow/serving (``util/json_tensor.cc``,
+``model_servers/http_rest_api_handler.cc``, ``g3doc/api_rest.md``) so that a client written
+against the course's development server works unchanged against real TF Serving:
+
+- a body holds an optional ``signature_name`` and exactly one of ``instances`` (row format: a
+  non-empty list, one entry per example; several inputs -> a list of objects keyed by input
+  name, all with the same batch size) or ``inputs`` (columnar: one tensor, or an object keyed
+  by input name);
+- binary values travel as ``{"b64": "<standard base64>"}`` wherever a string tensor goes;
+- a row request is answered ``{"predictions": ...}`` (one output: its name is dropped), a
+  columnar one ``{"outputs": ...}``; outputs whose name ends in ``_bytes`` are base64-encoded;
+- errors are ``{"error": "<message>"}`` with the HTTP code TF Serving maps the status to.
+
+One deliberate difference, on by default in the development server: NaN and infinite values in
+a float input are refused with 400 (TF Serving passes them to the model, which then returns NaN
+probabilities); ``allow_non_finite=True`` restores TF Serving's behaviour.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from course.serving.errors import HTTP_CODES, ServingError, error_body
+
+__all__ = [
+    "HTTP_CODES",
+    "ServingError",
+    "TensorSpec",
+    "error_body",
+    "parse_predict",
+    "predict_response",
+]
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A signature input: its dtype (``"float32"``, ``"string"``, ...) and shape (-1 unknown)."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def tf_name(self) -> str:  # as TF Serving's messages spell it
+        return {"float32": "float", "float64": "double", "string": "string"}.get(
+            self.dtype, self.dtype
+        )
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "Null"
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, dict):
+        return "Object"
+    if isinstance(value, list):
+        return "Array"
+    if isinstance(value, str):
+        return "String"
+    return "Number"
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
+
+
+def _b64decode(value: dict) -> bytes:
+    text = value["b64"]
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError, ValueError):
+        raise ServingError("Unable to base64 decode") from None
+
+
+def _dense_shape(value: Any) -> list[int]:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return shape
+
+
+def _fill(value: Any, level: int, shape: list[int], spec: TensorSpec, out: list) -> None:
+    """Walk ``value`` as json_tensor.cc's FillTensorProto does, with its error messages."""
+    rank = len(shape)
+    if not isinstance(value, list):
+        if level != rank:
+            raise ServingError(
+                f"JSON Value: {_short(value)} found at incorrect level: {level + 1} in the JSON "
+                f"DOM. Expected at level: {rank}"
+            )
+        out.append(_leaf(value, spec))
+        return
+    if level >= rank:
+        raise ServingError(f"Encountered list at unexpected level: {level} expected < {rank}")
+    if len(value) != shape[level]:
+        raise ServingError(
+            f"Encountered list at unexpected size: {len(value)} at level: {level} expected "
+            f"size: {shape[level]}"
+        )
+    for item in value:
+        _fill(item, level + 1, shape, spec, out)
+
+
+def _type_error(value: Any, spec: TensorSpec) -> ServingError:
+    return ServingError(
+        f"JSON Value: {_short(value)} Type: {_json_type(value)} is not of expected type: "
+        f"{spec.tf_name}"
+    )
+
+
+def _leaf(value: Any, spec: TensorSpec) -> Any:
+    if spec.dtype == "string":
+        if _is_b64(value):
+            return _b64decode(value)
+        if isinstance(value, dict):
+            raise ServingError(
+                f"JSON Value: {_short(value)} not formatted correctly for base64 data"
+            )
+        if not isinstance(value, str):
+            raise _type_error(value, spec)
+        return value.encode("utf-8")
+    if spec.dtype == "bool":
+        if not isinstance(value, bool):
+            raise _type_error(value, spec)
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _type_error(value, spec)
+    if spec.dtype.startswith("float") and math.isfinite(value):
+        limit = np.finfo(spec.dtype).max
+        if abs(value) > limit:
+            raise ServingError(
+                f"Cannot convert JSON value: {value} to {spec.tf_name} without loss of precision."
+            )
+    if spec.dtype.startswith(("int", "uint")) and not isinstance(value, int):
+        raise _type_error(value, spec)
+    return value
+
+
+def to_array(value: Any, spec: TensorSpec) -> np.ndarray:
+    """One JSON value (scalar or nested lists) as an array of ``spec.dtype``."""
+    shape = _dense_shape(value)
+    if spec.dtype != "string":
+        # Fast path: a rectangular list of plain numbers converts in one go.
+        try:
+            fast = np.asarray(value)
+        except (ValueError, TypeError):
+            fast = None
+        if fast is not None and fast.dtype.kind in "iuf" and list(fast.shape) == shape:
+            if spec.dtype.startswith("float"):
+                with np.errstate(over="ignore"):
+                    cast = fast.astype(spec.dtype)
+                if np.isinf(cast).sum() == np.isinf(fast).sum():
+                    return cast
+            elif fast.dtype.kind in "iu" or spec.dtype == "bool":
+                return fast.astype(spec.dtype)
+    flat: list = []
+    _fill(value, 0, shape, spec, flat)
+    if spec.dtype == "string":
+        array = np.empty(len(flat), dtype=object)
+        array[:] = flat
+        return array.reshape(shape)
+    return np.asarray(flat, dtype=spec.dtype).reshape(shape)
+
+
+def _check_finite(name: str, array: np.ndarray) -> None:
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        where = np.argwhere(~np.isfinite(array))[0].tolist()
+        raise ServingError(
+            f"Input '{name}' holds NaN or Infinity (first at index {where}). Send finite numbers "
+            "(the development server refuses them; start it with --allow_non_finite to pass "
+            "them to the model as TF Serving does)"
+        )
+
+
+def _rows(instances: list, specs: Mapping[str, TensorSpec]) -> dict[str, np.ndarray]:
+    def is_object(v: Any) -> bool:
+        return isinstance(v, dict) and not _is_b64(v)
+
+    if not is_object(instances[0]) and len(specs) > 1:
+        raise ServingError(
+            "instances is a plain list, but expecting list of objects as multiple input "
+            "tensors required as per tensorinfo_map"
+        )
+    objects = is_object(instances[0])
+    columns: dict[str, list[np.ndarray]] = {name: [] for name in specs}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, item in enumerate(instances):
+        if objects and not is_object(item):
+            raise ServingError(f"Expecting object but got list at item {i} of input list")
+        if not objects and is_object(item):
+            raise ServingError(f"Expecting value/list but got object at item {i} of input list")
+        pairs = item.items() if objects else [(next(iter(specs)), item)]
+        for name, value in pairs:
+            prefix = (
+                f"Failed to process element: {i} key: {name} of 'instances' list."
+                if objects
+                else f"Failed to process element: {i} of 'instances' list."
+            )
+            if name not in specs:
+                raise ServingError(
+                    f"{prefix} Error: INVALID_ARGUMENT: JSON object: does not have named "
+                    f"input: {name}"
+                )
+            try:
+                array = to_array(value, specs[name])
+            except ServingError as exc:
+                raise ServingError(f"{prefix} Error: INVALID_ARGUMENT: {exc.message}") from None
+            if name in shapes and array.shape != shapes[name]:
+                first, now = int(np.prod(shapes[name])), int(np.prod(array.shape))
+                detail = (
+                    f"Expecting tensor size: {first} but got: {now}"
+                    if first != now
+                    else f"Expecting shape {list(shapes[name])} but got: {list(array.shape)}"
+                )
+                raise ServingError(f"{prefix} Error: INVALID_ARGUMENT: {detail}")
+            shapes.setdefault(name, array.shape)
+            columns[name].append(array)
+        if objects and set(item) != set(specs):
+            raise ServingError(
+                f"Failed to process element: {i} of 'instances' list. JSON object: "
+                f"{_short(item)} keys must be equal to: {','.join(sorted(specs))}"
+            )
+    return {name: np.stack(arrays) for name, arrays in columns.items()}
+
+
+def _columns(inputs: Any, specs: Mapping[str, TensorSpec]) -> dict[str, np.ndarray]:
+    if not isinstance(inputs, dict) or _is_b64(inputs):
+        if len(specs) > 1:
+            raise ServingError(
+                "inputs is a plain value/list, but expecting an object as multiple input "
+                "tensors required as per tensorinfo_map"
+            )
+        name = next(iter(specs))
+        return {name: to_array(inputs, specs[name])}
+    out = {}
+    for name, spec in specs.items():
+        if name not in inputs:
+            raise ServingError(f"Missing named input: {name} in 'inputs' object.")
+        out[name] = to_array(inputs[name], spec)
+    return out
+
+
+def parse_body(body: bytes | str) -> dict:
+    """The request's JSON object, or TF Serving's parse errors."""
+    if not body:
+        raise ServingError("JSON Parse error: The document is empty")
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        doc = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ServingError(
+            f"JSON Parse error: Invalid encoding in string. at offset: {exc.start}"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ServingError(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from None
+    if not isinstance(doc, dict):
+        raise ServingError(f"JSON Value: {_short(doc)} Is not object")
+    signature = doc.get("signature_name", None)
+    if "signature_name" in doc and not isinstance(signature, str):
+        raise ServingError(
+            f"JSON Value: {_short(doc)} not formatted correctly. 'signature_name' key must be a "
+            "string value."
+        )
+    return doc
+
+
+def parse_predict(
+    doc: dict, specs: Mapping[str, TensorSpec], *, allow_non_finite: bool = False
+) -> tuple[dict[str, np.ndarray], str]:
+    """A predict request's input arrays and its format, ``"row"`` or ``"columnar"``."""
+    if "instances" in doc and "inputs" in doc:
+        raise ServingError(
+            f"JSON Value: {_short(doc)} Not formatted correctly expecting only one of 'inputs' "
+            "or 'instances' keys to exist "
+        )
+    if "instances" in doc:
+        instances = doc["instances"]
+        if not isinstance(instances, list):
+            raise ServingError(
+                f"JSON Value: {_short(doc)} Excepting 'instances' to be an list/array"
+            )
+        if not instances:
+            raise ServingError(f"JSON Value: {_short(doc)} No values in 'instances' array")
+        arrays, fmt = _rows(instances, specs), "row"
+    elif "inputs" in doc:
+        arrays, fmt = _columns(doc["inputs"], specs), "columnar"
+    else:
+        raise ServingError("Missing 'inputs' or 'instances' key")
+    if not allow_non_finite:
+        for name, array in arrays.items():
+            _check_finite(name, array)
+    return arrays, fmt
+
+
+def _json_value(array: np.ndarray, as_bytes: bool) -> Any:
+    """An output array as JSON-ready nested lists (float32 printed at float32 precision)."""
+    if array.dtype == object or array.dtype.kind in "SU":
+        flat = []
+        for item in array.reshape(-1):
+            raw = item if isinstance(item, bytes) else str(item).encode("utf-8")
+            if as_bytes:
+                flat.append({"b64": base64.b64encode(raw).decode("ascii")})
+            else:
+                flat.append(raw.decode("utf-8", errors="replace"))
+    elif array.dtype == np.float32:
+        # str(np.float32) is the shortest text that reads back as the same float32, as TF
+        # Serving writes it (0.2, not 0.20000000298023224).
+        flat = [float(str(v)) for v in array.reshape(-1)]
+    else:
+        flat = array.reshape(-1).tolist()
+    if array.ndim == 0:
+        return flat[0]
+    return np.asarray(flat, dtype=object).reshape(array.shape).tolist()
+
+
+def predict_response(outputs: Mapping[str, np.ndarray], fmt: str) -> dict:
+    """The JSON object TF Serving answers a predict request with."""
+    names = sorted(outputs)
+    if fmt == "columnar":
+        values = {n: _json_value(outputs[n], n.endswith("_bytes")) for n in names}
+        return {"outputs": values[names[0]] if len(names) == 1 else values}
+    batch = None
+    for n in names:
+        size = outputs[n].shape[0] if outputs[n].ndim else -1
+        if batch is None:
+            batch = size
+        elif size != batch:
+            raise ServingError(
+                f"Tensor name: {n} has inconsistent batch size: {size} expecting: {batch}"
+            )
+    values = {n: _json_value(outputs[n], n.endswith("_bytes")) for n in names}
+    if len(names) == 1:
+        return {"predictions": values[names[0]]}
+    return {"predictions": [{n: values[n][i] for n in names} for i in range(batch or 0)]}
