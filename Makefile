@@ -35,7 +35,7 @@ lab: install
 	$(BIN)/jupyter lab --ServerApp.root_dir=lessons $(ROOT_FLAG)
 
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=20
 
 test-fast: install-dev
 	$(BIN)/python -m pytest -m "not slow" -q
