@@ -1,4 +1,10 @@
-"""Plots the lessons share: image grids, class distributions, learning curves.
+"""Plots the lessons share, one module per kind of picture.
+
+- :mod:`~course.plots.images`: image grids, class distributions, heatmaps over images;
+- :mod:`~course.plots.curves`: learning curves, runs compared;
+- :mod:`~course.plots.features`: convolution filters and feature maps;
+- :mod:`~course.plots.metrics`: confusion matrices, ROC and PR curves, reliability diagrams,
+  coverage against accuracy, grouped bars.
 
 Every function returns a ``matplotlib.figure.Figure`` that pyplot no longer tracks: as the last
 line of a notebook cell it is shown exactly once, and in a script or a test it never needs a
