@@ -4,10 +4,11 @@ hidden tests tell a plausible wrong answer from a differently written correct on
 Parametrised over every ``solutions/NN-*/`` folder, so a new lesson is covered automatically.
 A lesson's answers live in ``tests/fixtures/answers/lesson_NN.py``: ``WRONG`` and
 ``ALTERNATIVE`` map solution cells to code a student might write (all in one submission), and
-``MORE_WRONG`` / ``MORE_ALTERNATIVE`` list further ``(grade_id, code)`` pairs (one submission
-each). ``DELEGATES`` lists answers that hand the work to the ``course`` package: each must score
-0 on its exercise (the exercise rule the grader enforces), or be flagged. All submissions of all
-lessons are graded in one batch (test mode, two workers).
+``MORE_WRONG`` / ``MORE_ALTERNATIVE`` list further ``(grade_id, code)`` pairs, grouped into as
+few submissions as hold them (one answer per exercise each). ``DELEGATES`` lists answers that
+hand the work to the ``course`` package: each must score 0 on its exercise (the exercise rule
+the grader enforces), or be flagged. All submissions of all lessons are graded in one batch
+(test mode, two workers).
 """
 
 from __future__ import annotations
@@ -15,16 +16,15 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from helpers import REPO
 from helpers.sandbox import require_sandbox
 
 from autograder import nbg, notebooks
-from autograder.cli import main
 from autograder.batch import grade_batch
-from helpers import REPO
+from autograder.cli import main
 
 require_sandbox()
 
@@ -67,21 +67,28 @@ def answer_submissions(lesson: str) -> dict[str, dict[str, str]]:
     if module is None:
         return {}
     subs = {"wrong": dict(module.WRONG), "alternative": dict(module.ALTERNATIVE)}
-    for kind in ("wrong", "alternative"):
-        for i, (gid, code) in enumerate(getattr(module, f"MORE_{kind.upper()}", [])):
-            subs[f"{kind}-{i + 1}"] = {gid: code}
-    # delegating answers only need their own exercise to fail: as few submissions as can hold
-    # them, each answering an exercise at most once
+    for kind, entries in (
+        ("wrong", getattr(module, "MORE_WRONG", [])),
+        ("alternative", getattr(module, "MORE_ALTERNATIVE", [])),
+        ("delegates", getattr(module, "DELEGATES", [])),
+    ):
+        for i, group in enumerate(_grouped(entries)):
+            subs[f"{kind}-{i + 1}"] = group
+    return subs
+
+
+def _grouped(entries: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """``(grade_id, code)`` answers in as few submissions as can hold them, each submission
+    answering an exercise at most once (every exercise is scored on its own, so one submission
+    checks one answer per exercise; the others keep the solution's answer)."""
     groups: list[dict[str, str]] = []
-    for gid, code in getattr(module, "DELEGATES", []):
+    for gid, code in entries:
         group = next((g for g in groups if gid not in g), None)
         if group is None:
             group = {}
             groups.append(group)
         group[gid] = code
-    for i, group in enumerate(groups):
-        subs[f"delegates-{i + 1}"] = group
-    return subs
+    return groups
 
 
 def test_every_exercise_has_a_wrong_and_an_alternative_answer():
