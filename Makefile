@@ -34,11 +34,12 @@ install-dev: $(VENV)/.installed-dev
 lab: install
 	$(BIN)/jupyter lab --ServerApp.root_dir=lessons $(ROOT_FLAG)
 
+# Two workers (one per core); a test module stays on one worker (tests/conftest.py).
 test: install-dev
-	$(BIN)/python -m pytest --durations=20
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20
 
 test-fast: install-dev
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup -q
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -153,6 +153,7 @@ PHOTO_RUNS = [
 
 
 @slow
+@pytest.mark.spread
 @pytest.mark.parametrize(("lesson", "extra"), PHOTO_RUNS, ids=[r[0] for r in PHOTO_RUNS])
 def test_a_folder_of_photos_works_by_changing_only_the_parameters(
     photo_folder, tmp_path, lesson, extra
