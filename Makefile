@@ -34,12 +34,13 @@ install-dev: $(VENV)/.installed-dev
 lab: install
 	$(BIN)/jupyter lab --ServerApp.root_dir=lessons $(ROOT_FLAG)
 
-# Two workers (one per core); a test module stays on one worker (tests/conftest.py).
+# Two workers (one per core); the tests of a file stay on one worker, so module fixtures are
+# built once (--dist loadfile).
 test: install-dev
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=20
 
 test-fast: install-dev
-	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -m "not slow" -n 2 --dist loadfile -q
 
 lint: install-dev
 	$(BIN)/ruff check .

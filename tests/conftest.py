@@ -22,11 +22,3 @@ def digits_dataset():
 
     return data.load("digits")
 
-
-def pytest_collection_modifyitems(config, items):
-    """Under ``pytest -n N --dist loadgroup`` (``make test``), a module's tests stay on one
-    worker, so its module-scoped fixtures (a grading batch, a lesson run, a server) are built
-    once; tests marked ``spread`` (independent lesson runs) are shared out one by one."""
-    for item in items:
-        if item.get_closest_marker("spread") is None:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
