@@ -29,6 +29,7 @@ from course.data.downloads import (
     sha256_of,
 )
 from course.data.folder import load_folder, skipped_summary
+from course.data.parcels import load_parcels
 from course.data.pipeline import pipeline
 from course.data.remote import (
     REMOTE_FILES,
@@ -55,6 +56,7 @@ __all__ = [
     "info",
     "load",
     "load_folder",
+    "load_parcels",
     "names",
     "pipeline",
     "sha256_of",
@@ -116,6 +118,17 @@ _REGISTRY: dict[str, tuple[DatasetInfo, Callable[..., Dataset]]] = {
             f"imbalance=None, channels=3, clutter=True, {_COMMON}",
         ),
         load_shapes,
+    ),
+    "parcels": (
+        DatasetInfo(
+            "parcels",
+            "handwritten zone digits with a sender's note; the class needs both (lesson 11)",
+            True,
+            "generated",
+            "1,797 images 8x8x1 with a note each, 20 classes (zone x service)",
+            f"image_size=8, channels=1, names_service=0.85, hints_zone=0.3, {_COMMON}",
+        ),
+        load_parcels,
     ),
     "mnist": (
         _remote(

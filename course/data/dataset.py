@@ -19,8 +19,9 @@ class Dataset:
 
     ``images`` is always ``(n, h, w, c)`` uint8 in 0..255 (the channel axis is there even for
     grey images), ``labels`` is ``(n,)`` int64 indexing ``class_names``. ``masks`` holds the
-    object's pixels for generated sets (lesson 08), ``skipped`` the files a folder load could
-    not read. It unpacks like a tuple. Example::
+    object's pixels for generated sets (lesson 08), ``texts`` one caption per image for paired
+    image-and-text sets (lesson 11), ``skipped`` the files a folder load could not read. It
+    unpacks like a tuple. Example::
 
         X, y = data.load("digits")
         ds = data.load("shapes", per_class=50)
@@ -32,6 +33,7 @@ class Dataset:
     labels: np.ndarray
     class_names: list[str]
     masks: np.ndarray | None = None
+    texts: list[str] | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     description: str = ""
 
@@ -67,6 +69,14 @@ class Dataset:
                 raise ValueError(
                     f"expected masks shaped {self.images.shape[:3]} (n, h, w); "
                     f"got {self.masks.shape}"
+                )
+
+        if self.texts is not None:
+            self.texts = [str(t) for t in self.texts]
+            if len(self.texts) != len(self.labels):
+                raise ValueError(
+                    f"expected one text per image; got {len(self.texts)} texts and "
+                    f"{len(self.labels)} images"
                 )
 
     @property
@@ -107,6 +117,7 @@ class Dataset:
             counts = counts[:300] + " ..."
         extra = f", skipped={len(self.skipped)}" if self.skipped else ""
         extra += ", masks" if self.masks is not None else ""
+        extra += ", texts" if self.texts is not None else ""
         return (
             f"Dataset({self.name!r}, n={len(self)}, image_shape={self.image_shape}, "
             f"num_classes={self.num_classes}{extra}, counts={{{counts}}})"
@@ -137,6 +148,7 @@ class Dataset:
             labels=self.labels[idx],
             class_names=list(self.class_names),
             masks=None if self.masks is None else self.masks[idx],
+            texts=None if self.texts is None else [self.texts[i] for i in idx],
             skipped=list(self.skipped),
             description=self.description,
         )

@@ -8,7 +8,7 @@ import pytest
 
 from course import data
 
-EXPECTED = ["digits", "shapes", "mnist", "fashion_mnist", "cifar10", "flowers"]
+EXPECTED = ["digits", "shapes", "parcels", "mnist", "fashion_mnist", "cifar10", "flowers"]
 
 
 def test_import_does_not_import_tensorflow_keras_or_matplotlib():
@@ -26,9 +26,10 @@ def test_names_lists_every_registered_dataset():
 
 def test_info_says_which_datasets_work_offline():
     offline = {name for name in data.names() if data.info(name).offline}
-    assert offline == {"digits", "shapes"}
+    assert offline == {"digits", "shapes", "parcels"}
     assert data.info("digits").source == "bundled"
     assert data.info("shapes").source == "generated"
+    assert data.info("parcels").source == "generated"
     assert data.info("cifar10").source.startswith("https://")
 
 
