@@ -21,4 +21,3 @@ def digits_dataset():
     from course import data
 
     return data.load("digits")
-
