@@ -12,8 +12,18 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-__all__ = ["BatchingParameters", "ModelConfig", "read_batching_parameters", "read_model_config"]
+__all__ = [
+    "BatchingParameters",
+    "ModelConfig",
+    "PROMETHEUS_PATH",
+    "model_configs",
+    "read_batching_parameters",
+    "read_model_config",
+    "read_monitoring_config",
+    "write_monitoring_config",
+]
 
 _LABEL = re.compile(r"^[a-zA-Z0-9_]+$")
 
@@ -69,19 +79,25 @@ def read_model_config(path: str | os.PathLike) -> list[ModelConfig]:
         text_format.Parse(text, proto)
     except text_format.ParseError as exc:
         raise ValueError(f"{path}: not a valid TF Serving model config: {exc}") from None
+    return model_configs(proto, where=str(path), relative_to=Path(path).resolve().parent)
+
+
+def model_configs(proto: Any, where: str = "model config", relative_to: Path | None = None):
+    """The :class:`ModelConfig` entries of a ``ModelServerConfig`` message (a parsed
+    ``models.config``, or a gRPC ``ReloadConfigRequest``'s config)."""
     if not proto.HasField("model_config_list"):
-        raise ValueError(f"{path}: expected a model_config_list {{ config {{ ... }} }} block")
+        raise ValueError(f"{where}: expected a model_config_list {{ config {{ ... }} }} block")
     configs = []
     for item in proto.model_config_list.config:
         if item.model_platform not in ("", "tensorflow"):
             raise ValueError(
-                f"{path}: model {item.name!r} has model_platform {item.model_platform!r}; "
+                f"{where}: model {item.name!r} has model_platform {item.model_platform!r}; "
                 "only 'tensorflow' SavedModels are served"
             )
         policy = item.model_version_policy.WhichOneof("policy_choice") or "latest"
         base = Path(item.base_path)
-        if not base.is_absolute():
-            base = Path(path).resolve().parent / base
+        if not base.is_absolute() and relative_to is not None:
+            base = relative_to / base
         configs.append(
             ModelConfig(
                 name=item.name,
@@ -94,7 +110,7 @@ def read_model_config(path: str | os.PathLike) -> list[ModelConfig]:
         )
     names = [c.name for c in configs]
     if len(set(names)) != len(names):
-        raise ValueError(f"{path}: model names must be unique; got {names}")
+        raise ValueError(f"{where}: model names must be unique; got {names}")
     return configs
 
 
@@ -139,3 +155,57 @@ def read_batching_parameters(path: str | Path) -> BatchingParameters:
         if match.group(1) in known:
             values[match.group(1)] = int(match.group(2))
     return BatchingParameters(**values)
+
+
+PROMETHEUS_PATH = "/monitoring/prometheus/metrics"  # TF Serving's default (prometheus_exporter.cc)
+
+
+def _monitoring_config_class() -> type:
+    """TF Serving's ``MonitoringConfig`` message (``config/monitoring_config.proto``), which the
+    ``tensorflow-serving-api`` package does not ship, declared here with the same fields."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    file = descriptor_pb2.FileDescriptorProto(
+        name="course/monitoring_config.proto", package="tensorflow.serving", syntax="proto3"
+    )
+    prometheus = file.message_type.add(name="PrometheusConfig")
+    prometheus.field.add(name="enable", number=1, type=8, label=1)  # bool
+    prometheus.field.add(name="path", number=2, type=9, label=1)  # string
+    monitoring = file.message_type.add(name="MonitoringConfig")
+    monitoring.field.add(
+        name="prometheus_config",
+        number=1,
+        type=11,  # message
+        label=1,
+        type_name=".tensorflow.serving.PrometheusConfig",
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    descriptor = pool.FindMessageTypeByName("tensorflow.serving.MonitoringConfig")
+    return message_factory.GetMessageClass(descriptor)
+
+
+def read_monitoring_config(path: str | os.PathLike) -> str | None:
+    """The path Prometheus metrics are served at, or None when the file leaves them off.
+
+    The file is TF Serving's ``--monitoring_config_file`` (text-format ``MonitoringConfig``)::
+
+        prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }
+    """
+    from google.protobuf import text_format
+
+    config = _monitoring_config_class()()
+    try:
+        text_format.Parse(Path(path).read_text(), config)
+    except text_format.ParseError as exc:
+        raise ValueError(f"{path}: not a MonitoringConfig ({exc})") from None
+    if not config.prometheus_config.enable:
+        return None
+    return config.prometheus_config.path or PROMETHEUS_PATH
+
+
+def write_monitoring_config(folder: str | os.PathLike, path: str = PROMETHEUS_PATH) -> Path:
+    """A ``monitoring.config`` that turns on Prometheus metrics at ``path``."""
+    file = Path(folder) / "monitoring.config"
+    file.write_text(f'prometheus_config {{\n  enable: true\n  path: "{path}"\n}}\n')
+    return file

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from course.serving.config import write_monitoring_config
+
 __all__ = ["BACKENDS", "Server", "available_backends", "docker_command", "free_port", "start"]
 
 BACKENDS = ("tensorflow_model_server", "docker", "dev")
@@ -74,9 +76,13 @@ def server_flags(
     enable_batching: bool = False,
     batching_parameters_file: Path | None = None,
     poll_seconds: float = 1.0,
+    grpc_port: int | None = None,
+    monitoring_config_file: Path | None = None,
 ) -> list[str]:
     """The ``tensorflow_model_server`` flags every backend here takes (the dev server too)."""
     flags = [f"--rest_api_port={port}"]
+    if grpc_port is not None:
+        flags.append(f"--port={grpc_port}")
     if model_config_file is not None:
         flags.append(f"--model_config_file={model_config_file}")
     else:
@@ -86,6 +92,8 @@ def server_flags(
     if batching_parameters_file is not None:
         flags.append(f"--batching_parameters_file={batching_parameters_file}")
     flags.append(f"--file_system_poll_wait_seconds={poll_seconds:g}")
+    if monitoring_config_file is not None:
+        flags.append(f"--monitoring_config_file={monitoring_config_file}")
     return flags
 
 
@@ -120,7 +128,8 @@ def _batching_file(batching: dict | None, folder: Path) -> Path | None:
 
 
 class Server:
-    """A running server: ``url``, ``backend``, ``log_path``; ``stop()`` ends it for good."""
+    """A running server: ``url`` (REST), ``grpc_target`` (gRPC, ``host:port``), ``backend``,
+    ``log_path``; ``stop()`` ends it for good."""
 
     def __init__(
         self,
@@ -130,10 +139,13 @@ class Server:
         log_path: Path,
         container: str | None = None,
         names: list[str] | None = None,
+        grpc_port: int | None = None,
     ):
         self.process, self.backend, self.port = process, backend, port
         self.names = names or []
         self.url = f"http://127.0.0.1:{port}"
+        self.grpc_port = grpc_port
+        self.grpc_target = f"127.0.0.1:{grpc_port}" if grpc_port else None
         self.log_path = log_path
         self.container = container
         atexit.register(self.stop)
@@ -266,14 +278,16 @@ def start(
         names = [c.name for c in read_model_config(config)]
     container = None
     batching_file = _batching_file(batching, workdir)
+    write_monitoring_config(workdir)  # Prometheus metrics on, as lesson 09 reads them
+    grpc_port = free_port()
     if backend == "docker":
         container = f"course-serving-{port}"
         command = ["docker", "run", "--rm", "--name", container, "-p", f"127.0.0.1:{port}:8501"]
+        command += ["-p", f"127.0.0.1:{grpc_port}:8500"]
         mounts = [base] if base is not None else [config.parent]
         for i, folder in enumerate(mounts):
             command += ["--mount", f"type=bind,source={folder},target=/models/m{i}"]
-        if batching_file is not None:
-            command += ["--mount", f"type=bind,source={workdir},target=/config"]
+        command += ["--mount", f"type=bind,source={workdir},target=/config"]
         command.append(DOCKER_IMAGE)
         command += server_flags(
             8501,
@@ -284,6 +298,8 @@ def start(
                 Path("/config/batching.config") if batching_file is not None else None
             ),
             poll_seconds=poll_seconds,
+            grpc_port=8500,
+            monitoring_config_file=Path("/config/monitoring.config"),
         )
     else:
         flags = server_flags(
@@ -293,15 +309,14 @@ def start(
             config,
             batching_parameters_file=batching_file,
             poll_seconds=poll_seconds,
+            grpc_port=grpc_port,
+            monitoring_config_file=workdir / "monitoring.config",
         )
         if backend == "tensorflow_model_server":
-            command = [
-                shutil.which("tensorflow_model_server") or "tensorflow_model_server",
-                f"--port={free_port()}",
-                *flags,
-            ]
+            command = [shutil.which("tensorflow_model_server") or "tensorflow_model_server"]
         else:
-            command = [sys.executable, "-m", "course_tools.serving.server", *flags]
+            command = [sys.executable, "-m", "course_tools.serving.server"]
+        command += flags
     command += list(extra_args or [])
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
     with open(log_path, "wb") as log_file:
@@ -313,7 +328,7 @@ def start(
             env=env,
             start_new_session=True,
         )
-    server = Server(process, backend, port, log_path, container, names)
+    server = Server(process, backend, port, log_path, container, names, grpc_port)
     if wait:
         _wait_ready(server, names, timeout)
     if verbose:

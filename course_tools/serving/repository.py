@@ -17,6 +17,7 @@ Introduced in lesson 09. It behaves as TF Serving's file-system source and serve
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,19 +34,49 @@ from course_tools.serving.protocol import TensorSpec
 __all__ = ["ModelConfig", "Repository", "Servable", "read_model_config"]  # the config re-exported
 
 log = logging.getLogger("course.serving")
-_DTYPES = {
-    1: "float32",
-    2: "float64",
-    3: "int32",
-    4: "uint8",
-    6: "int8",
-    7: "string",
-    9: "int64",
-    10: "bool",
-    17: "uint16",
-    5: "int16",
-    19: "float16",
-}
+# absl::SimpleAtoi, which TF Serving's file-system source parses folder names with: optional
+# whitespace and sign around decimal digits ("00000123" is version 123).
+_VERSION_NAME = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+[ \t\n\v\f\r]*")
+
+
+def version_folders(base: Path) -> dict[int, Path]:
+    """The version folders under ``base``, by version, as TF Serving finds them.
+
+    Names that are not numbers are ignored; a folder counts once it holds ``saved_model.pb``.
+    Two names for one version (``7`` and ``007``) keep the last in name order, with a warning,
+    as TF Serving keeps one of them."""
+    found: dict[int, Path] = {}
+    try:
+        children = sorted(base.iterdir()) if base.is_dir() else []
+    except OSError as exc:  # unreadable: report it, the next poll tries again
+        log.warning("Cannot list %s: %s", base, exc)
+        return found
+    for path in children:
+        if not _VERSION_NAME.fullmatch(path.name):
+            continue
+        version = int(path.name)
+        if not -(2**63) <= version < 2**63 or not (path / "saved_model.pb").is_file():
+            continue
+        if version in found:
+            log.warning(
+                "Duplicate version directories detected. Version %d will be loaded from %s, "
+                "%s will be ignored.",
+                version,
+                path.name,
+                found[version].name,
+            )
+        found[version] = path
+    return found
+
+
+def dtype_name(enum: int) -> str:
+    """A TensorFlow DataType enum's name (``"float32"``, ``"string"``, ``"float16"``, ...)."""
+    from tensorflow.python.framework import dtypes
+
+    try:
+        return dtypes.as_dtype(enum).name
+    except TypeError:
+        return f"dtype {enum}"
 
 
 @dataclass
@@ -54,19 +85,28 @@ class Signature:
     function: Any
     inputs: dict[str, TensorSpec]
     outputs: list[str]
+    method: str = "tensorflow/serving/predict"  # SignatureDef.method_name
 
 
 class Servable:
     """One loaded version: its signatures (callable) and its SignatureDefs (for metadata)."""
 
-    def __init__(self, name: str, version: int, path: Path):
+    def __init__(self, name: str, version: int, path: Path, tags: tuple[str, ...] = ("serve",)):
         import tensorflow as tf
         from tensorflow.core.protobuf import saved_model_pb2
 
         self.name, self.version, self.path = name, version, path
         proto = saved_model_pb2.SavedModel.FromString((path / "saved_model.pb").read_bytes())
-        self.signature_defs = proto.meta_graphs[0].signature_def
-        self._loaded = tf.saved_model.load(str(path))
+        graphs = [g for g in proto.meta_graphs if set(g.meta_info_def.tags) == set(tags)]
+        if not graphs:
+            have = [sorted(g.meta_info_def.tags) for g in proto.meta_graphs]
+            raise ValueError(
+                f"no MetaGraph with tags {sorted(tags)} (it has {have}); pass "
+                "--saved_model_tags to choose one"
+            )
+        self.signature_defs = graphs[0].signature_def
+        # TF1-style exports (tf.Example parsing, tables) load through the same call
+        self._loaded = tf.saved_model.load(str(path), tags=list(tags))
         self.signatures: dict[str, Signature] = {}
         for key, function in self._loaded.signatures.items():
             sig_def = self.signature_defs.get(key)
@@ -74,12 +114,16 @@ class Servable:
                 continue
             inputs = {
                 n: TensorSpec(
-                    _DTYPES.get(t.dtype, "unsupported"),
-                    tuple(int(d.size) for d in t.tensor_shape.dim),
+                    dtype_name(t.dtype),
+                    tuple(int(d.size) for d in t.tensor_shape.dim)
+                    if not t.tensor_shape.unknown_rank
+                    else (),
                 )
                 for n, t in sorted(sig_def.inputs.items())
             }
-            self.signatures[key] = Signature(key, function, inputs, sorted(sig_def.outputs))
+            self.signatures[key] = Signature(
+                key, function, inputs, sorted(sig_def.outputs), sig_def.method_name
+            )
 
     def signature(self, name: str) -> Signature:
         key = name or "serving_default"
@@ -150,16 +194,19 @@ class Repository:
         configs: list[ModelConfig],
         poll_seconds: float = 1.0,
         on_change: Callable[[str, int, str], None] | None = None,
+        tags: tuple[str, ...] = ("serve",),
     ):
         if not configs:
             raise ValueError("no models to serve: pass a model name and base path, or a config")
         self.configs = {c.name: c for c in configs}
+        self.tags = tags
         self.poll_seconds = poll_seconds
         self.on_change = on_change
         self._lock = threading.RLock()
         self._loaded: dict[str, dict[int, Servable]] = {c.name: {} for c in configs}
         self._states: dict[str, dict[int, VersionState]] = {c.name: {} for c in configs}
         self._warned: set[str] = set()
+        self._labels_in_use: dict[str, dict[str, int]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -190,16 +237,16 @@ class Repository:
             self.on_change(name, version, state.state)
 
     def poll(self) -> None:
-        for config in self.configs.values():
-            self._poll_model(config)
+        for config in list(self.configs.values()):
+            try:
+                self._poll_model(config)
+            except Exception:  # one model's bad folder must not starve the others
+                log.exception("polling the base path of %s failed", config.name)
 
     def _poll_model(self, config: ModelConfig) -> None:
         base = config.base_path
-        found = []
-        if base.is_dir():
-            for p in base.iterdir():
-                if p.is_dir() and p.name.isdigit() and (p / "saved_model.pb").is_file():
-                    found.append(int(p.name))
+        folders = version_folders(base)
+        found = list(folders)
         if not found:
             if config.name not in self._warned:
                 log.warning(
@@ -215,13 +262,13 @@ class Repository:
                 state = self._states[config.name].get(version)
             if ready:
                 continue
-            path = base / str(version)
+            path = folders[version]
             stamp = (path / "saved_model.pb").stat().st_mtime
             if state and state.state == "END" and state.error_code != "OK" and state.stamp == stamp:
                 continue  # failed before and unchanged since: do not retry every second
             self._set(config.name, version, VersionState("LOADING", stamp=stamp))
             try:
-                servable = Servable(config.name, version, path)
+                servable = Servable(config.name, version, path, self.tags)
             except Exception as exc:  # a broken SavedModel: report it, keep serving the rest
                 message = f"Failed to load {path}: {str(exc).splitlines()[0] if str(exc) else exc}"
                 log.error(message)
@@ -246,6 +293,52 @@ class Repository:
             with self._lock:
                 self._loaded[config.name].pop(version, None)
             self._set(config.name, version, VersionState("END"))
+
+    def check_labels(self, allow_unavailable: bool = False) -> None:
+        """Refuse a label on a version that is not AVAILABLE, as TF Serving's ServerCore does
+        (``--allow_version_labels_for_unavailable_models`` allows a label that is new)."""
+        for config in self.configs.values():
+            with self._lock:
+                loaded = set(self._loaded.get(config.name, {}))
+            for label, version in config.labels.items():
+                if version in loaded:
+                    continue
+                previous = self._labels_in_use.get(config.name, {}).get(label)
+                if allow_unavailable and previous in (None, version):
+                    continue
+                raise ServingError(
+                    f"Request to assign label to version {version} of model {config.name}, "
+                    "which is not currently available for inference",
+                    "FAILED_PRECONDITION",
+                )
+        self._labels_in_use = {c.name: dict(c.labels) for c in self.configs.values()}
+
+    def reconfigure(self, configs: list[ModelConfig], allow_unavailable: bool = False) -> None:
+        """A new model list (a re-read ``models.config``): new models load, dropped ones
+        unload, changed policies and labels apply. A label the new config cannot honour
+        leaves the old config in place (ServingError), as TF Serving does."""
+        new = {c.name: c for c in configs}
+        old = self.configs
+        with self._lock:
+            for name in new:
+                self._loaded.setdefault(name, {})
+                self._states.setdefault(name, {})
+        self.configs = new
+        try:
+            for config in new.values():
+                self._poll_model(config)
+            self.check_labels(allow_unavailable)
+        except ServingError:
+            self.configs = old
+            raise
+        for name in set(old) - set(new):
+            with self._lock:
+                versions = sorted(self._loaded.get(name, {}))
+            for version in versions:
+                self._set(name, version, VersionState("UNLOADING"))
+                with self._lock:
+                    self._loaded[name].pop(version, None)
+                self._set(name, version, VersionState("END"))
 
     # ---- lookups ---------------------------------------------------------------------------
     def resolve(self, name: str, version: int | None = None, label: str | None = None) -> Servable:
@@ -282,6 +375,12 @@ class Repository:
         if not states:
             raise ServingError(f"Could not find any versions of model {name}", "NOT_FOUND")
         return sorted(states.items(), reverse=True)
+
+    def failed(self, name: str, version: int) -> bool:
+        """Whether that version's last load attempt failed."""
+        with self._lock:
+            state = self._states.get(name, {}).get(version)
+        return state is not None and state.error_code != "OK"
 
     def available(self) -> dict[str, list[int]]:
         with self._lock:

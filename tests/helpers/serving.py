@@ -50,3 +50,51 @@ def export(model, base: Path, name: str, version: int) -> Path:
 def post(url: str, body, **kw) -> requests.Response:
     data = body if isinstance(body, bytes | str) else None
     return requests.post(url, data=data, json=None if data is not None else body, timeout=30, **kw)
+
+
+def half_plus_three(base: Path, folder: str = "00000123") -> Path:
+    """A TF1-style SavedModel like TF Serving's ``saved_model_half_plus_three`` test model:
+    y = 0.5 x + 3, exported with SavedModelBuilder and ``tf.Example`` parsing.
+
+    Signatures: ``serving_default`` and ``regress_x_to_y`` (regress: serialized examples with
+    a float feature ``x`` -> ``outputs``), ``classify_x_to_y`` (classify -> ``scores``),
+    ``classify_with_classes`` (classify -> ``classes`` and ``scores``, two per example: the
+    labels ``low``/``high`` with scores y and -y), ``predict_x`` (predict: float ``x`` [-1, 1]
+    -> ``y``). Written under ``base/folder`` (version 123 by default, with leading zeros as in
+    TF Serving's test data)."""
+    import tensorflow as tf
+
+    v1 = tf.compat.v1
+    path = base / folder
+    with tf.Graph().as_default():
+        serialized = v1.placeholder(tf.string, [None], name="tf_example")
+        spec = {
+            "x": tf.io.FixedLenFeature([1], tf.float32),
+            "bias": tf.io.FixedLenFeature([1], tf.float32, default_value=[0.0]),
+        }
+        features = v1.parse_example(serialized, spec)
+        a = v1.Variable(0.5, name="a")
+        b = v1.Variable(3.0, name="b")
+        y = tf.add(a * features["x"], b + features["bias"], name="y")  # [batch, 1]
+        labels = tf.tile(tf.constant([["low", "high"]]), [tf.shape(y)[0], 1])
+        scores = tf.concat([y, -y], axis=1)
+        raw_x = v1.placeholder(tf.float32, [None, 1], name="x")
+        raw_y = tf.add(a * raw_x, b, name="raw_y")
+        regress = v1.saved_model.regression_signature_def(serialized, y)
+        signatures = {
+            "serving_default": regress,
+            "regress_x_to_y": regress,
+            "classify_x_to_y": v1.saved_model.classification_signature_def(serialized, None, y),
+            "classify_with_classes": v1.saved_model.classification_signature_def(
+                serialized, labels, scores
+            ),
+            "predict_x": v1.saved_model.predict_signature_def({"x": raw_x}, {"y": raw_y}),
+        }
+        builder = v1.saved_model.Builder(str(path))
+        with v1.Session() as session:
+            session.run(v1.global_variables_initializer())
+            builder.add_meta_graph_and_variables(
+                session, [tf.saved_model.SERVING], signature_def_map=signatures
+            )
+        builder.save()
+    return path

@@ -176,7 +176,7 @@ BAD_REQUESTS = [
     ("empty body", b"", 400, "JSON Parse error: The document is empty"),
     ("not an object", b"[1, 2, 3]", 400, "Is not object"),
     ("empty instances", {"instances": []}, 400, "No values in 'instances' array"),
-    ("instances not a list", {"instances": 3}, 400, "Excepting 'instances' to be an list/array"),
+    ("instances not a list", {"instances": 3}, 400, "Expecting 'instances' to be an list/array"),
     ("wrong shape", {"instances": [[[0.5]] * SIZE]}, 400, "input 'image' has shape [1, 8, 1]"),
     (
         "wrong dtype",
@@ -204,10 +204,12 @@ BAD_REQUESTS = [
         "Encountered list at unexpected size: 3 at level: 1 expected size: 8",
     ),
     (
+        # json_tensor_test.cc FloatTensorThatExceedsMaxReturnsInf: +inf, which the
+        # development server refuses by default (--allow_non_finite passes it on)
         "too big for float32",
         {"instances": [[[[1e39]] * SIZE] * SIZE]},
         400,
-        "to float without loss of precision",
+        "or a number too large for float32",
     ),
     (
         "NaN",
@@ -284,13 +286,15 @@ def test_bad_requests_get_tf_serving_errors(served, what, body, code, message):
             400,
             "Unrecognized servable version label: canary",
         ),
-        ("/v1/models/digits:classify", 501, "does not implement :classify"),
-        ("/v1/models/digits:regress", 501, "does not implement :regress"),
+        # classifier.cc / regressor.cc: a predict signature has no "inputs" tensor
+        ("/v1/models/digits:classify", 400, "No classification inputs found in SignatureDef"),
+        ("/v1/models/digits:regress", 400, "No regression inputs found in SignatureDef"),
         ("/v1/models/digits:explain", 400, "Malformed request: POST /v1/models/digits:explain"),
     ],
 )
 def test_routing_errors(served, path, code, message):
-    answer = post(served[0].url + path, {"instances": [_ok_row()]})
+    body = {"examples": [{"x": 1.0}]} if path.endswith(("classify", "regress")) else None
+    answer = post(served[0].url + path, body or {"instances": [_ok_row()]})
     assert answer.status_code == code
     assert message in answer.json()["error"]
 
@@ -311,8 +315,14 @@ def test_still_serving_after_every_bad_request_and_metrics_count_them(served):
     )
     assert post(url(served, ":predict"), {"instances": [_ok_row()]}).status_code == 200
     metrics = requests.get(served[0].url + "/monitoring/prometheus/metrics", timeout=10).text
-    assert 'course_serving_requests_total{api="predict",code="400",model="digits"}' in metrics
-    assert 'course_serving_requests_total{api="predict",code="200",model="digits"}' in metrics
+    # TF Serving's names (util.cc, prometheus_exporter.cc)
+    assert ':tensorflow:serving:request_count{model_name="digits",status="INVALID_ARGUMENT"}' in (
+        metrics
+    )
+    assert ':tensorflow:serving:request_count{model_name="digits",status="OK"}' in metrics
+    assert ':tensorflow:serving:request_latency_bucket{model_name="digits",API="predict",' in (
+        metrics
+    )
     assert "course_serving_batch_size_bucket" in metrics
 
 

@@ -120,10 +120,11 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_rows(farm):
     values = {
         line.split()[0]: float(line.split()[1])
         for line in metrics.splitlines()
-        if line.startswith("course_serving_batch_size_")
+        if line.startswith(("course_serving_batch_size_", ":tensorflow:serving:batching"))
     }
-    calls = values["course_serving_batch_size_count"]
-    examples = values["course_serving_batch_size_sum"]
+    calls = values["course_serving_batch_size_count{}"]
+    examples = values["course_serving_batch_size_sum{}"]
+    assert values[":tensorflow:serving:batching_session:wrapped_run_count{}"] == calls
     assert examples / calls > 1.5, f"{examples:.0f} examples in {calls:.0f} model calls"
 
 
