@@ -282,6 +282,10 @@ def to_array(value: Any, spec: TensorSpec, *, bools: bool = True) -> np.ndarray:
         return np.asarray(flat, dtype=np.float64).astype(spec.dtype).reshape(shape)
 
 
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"  # json_tensor.cc: ShapeToString
+
+
 def _check_finite(name: str, array: np.ndarray) -> None:
     if array.dtype.kind == "f" and not np.isfinite(array).all():
         where = np.argwhere(~np.isfinite(array))[0].tolist()
@@ -326,14 +330,15 @@ def _rows(
                 )
             try:
                 array = to_array(value, specs[name], bools=bools)
-            except ServingError as exc:
-                raise ServingError(f"{prefix} Error: INVALID_ARGUMENT: {exc.message}") from None
+            except ServingError as exc:  # wrapped as INVALID_ARGUMENT, its code in the text
+                raise ServingError(f"{prefix} Error: {exc.code}: {exc.message}") from None
             if name in shapes and array.shape != shapes[name]:
                 first, now = int(np.prod(shapes[name])), int(np.prod(array.shape))
                 detail = (
                     f"Expecting tensor size: {first} but got: {now}"
                     if first != now
-                    else f"Expecting shape {list(shapes[name])} but got: {list(array.shape)}"
+                    else f"Expecting shape {_shape_text(shapes[name])} but got: "
+                    f"{_shape_text(array.shape)}"
                 )
                 raise ServingError(f"{prefix} Error: INVALID_ARGUMENT: {detail}")
             shapes.setdefault(name, array.shape)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import requests
@@ -97,4 +98,43 @@ def half_plus_three(base: Path, folder: str = "00000123") -> Path:
                 session, [tf.saved_model.SERVING], signature_def_map=signatures
             )
         builder.save()
+    return path
+
+
+ECHO_DTYPES = ("int8", "uint8", "int16", "int32", "int64", "uint32", "uint64", "bool",
+               "string", "float16", "float32", "float64")  # fmt: skip
+
+
+def dtype_model(path: Path) -> Path:
+    """A SavedModel whose signatures echo one input per dtype, for the JSON conversion rules.
+
+    Signature ``<dtype>`` (``int32``, ``uint64``, ``string``, ...): input ``x`` [-1] -> output
+    ``y``; ``bytes``: string ``x`` -> ``y_bytes`` (base64 in answers); ``pair``: float ``a``
+    [-1, 2] and string ``b`` [-1] -> ``a`` and ``b``; ``total``: float ``x`` [-1] -> the
+    rank-0 ``total`` (its sum)."""
+    import tensorflow as tf
+
+    def echo(dtype: str) -> Any:
+        spec = tf.TensorSpec([None], tf.as_dtype(dtype), name="x")
+        return tf.function(lambda x: {"y": tf.identity(x)}, input_signature=[spec])
+
+    module = tf.Module()
+    signatures = {name: echo(name) for name in ECHO_DTYPES}
+    signatures["bytes"] = tf.function(
+        lambda x: {"y_bytes": tf.identity(x)},
+        input_signature=[tf.TensorSpec([None], tf.string, name="x")],
+    )
+    signatures["pair"] = tf.function(
+        lambda a, b: {"a": a * 2.0, "b": tf.strings.upper(b)},
+        input_signature=[
+            tf.TensorSpec([None, 2], tf.float32, name="a"),
+            tf.TensorSpec([None], tf.string, name="b"),
+        ],
+    )
+    signatures["total"] = tf.function(
+        lambda x: {"total": tf.reduce_sum(x)},
+        input_signature=[tf.TensorSpec([None], tf.float32, name="x")],
+    )
+    signatures["serving_default"] = signatures["float32"]
+    tf.saved_model.save(module, str(path), signatures=signatures)
     return path
