@@ -1,7 +1,8 @@
-"""A client for TensorFlow Serving's REST API (and the course's server, which speaks it).
+"""A client for TensorFlow Serving's REST and gRPC APIs (the course's server speaks both).
 
-Introduced in lesson 09, which first builds the same requests by hand with ``requests``.
-It sends nothing TF Serving would not accept, so it works against production unchanged.
+Introduced in lesson 09, which first builds the same requests by hand with ``requests`` and
+with TF Serving's own gRPC stubs. It sends nothing TF Serving would not accept, so it works
+against production unchanged.
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ def encode_image(image: Any, format: str = "PNG") -> bytes:
 
 
 class Client:
-    """Talk to one model on a TF Serving REST endpoint.
+    """Talk to one model on a TF Serving endpoint, over REST (default) or gRPC.
 
     Introduced in lesson 09. ``version`` or ``label`` pin a version (default: the latest).
     Requests time out after ``timeout`` seconds; a 503 (server busy or loading) or a refused
     connection is retried up to ``retries`` times with a growing pause; any other error raises
     :class:`ServingError` carrying the server's own message and HTTP status.
+    ``protocol="grpc"`` sends the same calls to TF Serving's gRPC port (``url`` is then
+    ``host:port``, e.g. ``server.grpc_target``), with the same answers.
 
     Example::
 
@@ -62,6 +65,7 @@ class Client:
         client.wait_until_available()
         probs = client.predict(X_test[:8] / 255.0)          # (8, num_classes)
         out = client.predict_images(["cat.jpg"], signature_name="serving_bytes")
+        fast = Client("localhost:8500", "digits", protocol="grpc")
     """
 
     def __init__(
@@ -74,16 +78,21 @@ class Client:
         timeout: float = 10.0,
         retries: int = 3,
         backoff: float = 0.2,
+        protocol: str = "rest",
     ):
         import requests
 
         if version is not None and label is not None:
             raise ValueError("give a version or a label, not both")
+        if protocol not in ("rest", "grpc"):
+            raise ValueError(f"protocol must be 'rest' or 'grpc'; got {protocol!r}")
         self.url = url.rstrip("/")
         self.model = model
         self.version, self.label = version, label
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
+        self.protocol = protocol
         self.session = requests.Session()
+        self._grpc = _Grpc(self) if protocol == "grpc" else None
 
     def model_url(self) -> str:
         path = f"{self.url}/v1/models/{self.model}"
@@ -141,10 +150,14 @@ class Client:
     # ---- the API -----------------------------------------------------------------------
     def status(self) -> list[dict]:
         """``model_version_status``: one dict per version, with ``version`` and ``state``."""
+        if self._grpc is not None:
+            return self._grpc.status()
         return self._send("GET", self.model_url())["model_version_status"]
 
     def metadata(self) -> dict:
         """The signatures: ``{name: {"inputs": {...}, "outputs": {...}}}``."""
+        if self._grpc is not None:
+            return self._grpc.metadata()
         doc = self._send("GET", self.model_url() + "/metadata")
         return doc["metadata"]["signature_def"]["signature_def"]
 
@@ -179,6 +192,8 @@ class Client:
         """
         if (instances is None) == (inputs is None):
             raise ValueError("give exactly one of instances or inputs")
+        if self._grpc is not None:
+            return self._grpc.predict(instances, inputs, signature_name or "")
         body: dict[str, Any] = {}
         if signature_name:
             body["signature_name"] = signature_name
@@ -211,8 +226,29 @@ class Client:
             raise ValueError("no images to send")
         return self.predict(rows, signature_name=signature_name)
 
+    def classify(
+        self, examples: list[dict], *, context: dict | None = None, signature_name: str = ""
+    ) -> list[list[tuple[str, float]]]:
+        """TF Serving's Classify API: per example (a dict of features), (label, score) pairs."""
+        if self._grpc is not None:
+            return self._grpc.examples("classify", examples, context, signature_name)
+        body = _examples_body(examples, context, signature_name)
+        answer = self._send("POST", self.model_url() + ":classify", body)["results"]
+        return [[(label, score) for label, score in row] for row in answer]
+
+    def regress(
+        self, examples: list[dict], *, context: dict | None = None, signature_name: str = ""
+    ) -> list[float]:
+        """TF Serving's Regress API: one number per example (a dict of features)."""
+        if self._grpc is not None:
+            return self._grpc.examples("regress", examples, context, signature_name)
+        body = _examples_body(examples, context, signature_name)
+        return self._send("POST", self.model_url() + ":regress", body)["results"]
+
     def close(self) -> None:
         self.session.close()
+        if self._grpc is not None:
+            self._grpc.close()
 
     def __enter__(self) -> Client:
         return self
@@ -238,3 +274,148 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _examples_body(examples: list[dict], context: dict | None, signature_name: str) -> dict:
+    body: dict[str, Any] = {"examples": _jsonable(list(examples))}
+    if context is not None:
+        body["context"] = _jsonable(context)
+    if signature_name:
+        body["signature_name"] = signature_name
+    return body
+
+
+def _example_proto(features: dict) -> Any:
+    """A dict of features as a ``tf.Example``, with the REST API's rules (floats, ints,
+    strings and bytes; a list holds several values of one kind)."""
+    from tensorflow.core.example import example_pb2
+
+    example = example_pb2.Example()
+    for name, value in features.items():
+        feature = example.features.feature[name]
+        for item in value if isinstance(value, list | tuple | np.ndarray) else [value]:
+            item = item.item() if isinstance(item, np.generic) else item
+            if isinstance(item, bytes):
+                feature.bytes_list.value.append(item)
+            elif isinstance(item, str):
+                feature.bytes_list.value.append(item.encode("utf-8"))
+            elif isinstance(item, float):
+                feature.float_list.value.append(item)
+            else:
+                feature.int64_list.value.append(int(item))
+    return example
+
+
+class _Grpc:
+    """The gRPC side of :class:`Client`: TF Serving's PredictionService and ModelService."""
+
+    def __init__(self, client: Client):
+        import grpc
+        from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+        self.client = client
+        target = client.url.split("://", 1)[-1]
+        self.channel = grpc.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", 2**31 - 1),
+                             ("grpc.max_send_message_length", 2**31 - 1)]
+        )  # fmt: skip
+        self.predictions = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
+        self._inputs: dict[str, list[str]] = {}
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _spec(self, spec: Any, signature_name: str = "") -> None:
+        spec.name = self.client.model
+        if self.client.version is not None:
+            spec.version.value = self.client.version
+        elif self.client.label is not None:
+            spec.version_label = self.client.label
+        if signature_name:
+            spec.signature_name = signature_name
+
+    def _call(self, method: Any, request: Any) -> Any:
+        import grpc
+
+        for attempt in range(self.client.retries + 1):
+            try:
+                return method(request, timeout=self.client.timeout)
+            except grpc.RpcError as error:
+                code = error.code().name
+                if code != "UNAVAILABLE" or attempt == self.client.retries:
+                    raise ServingError(error.details() or code, code) from None
+            time.sleep(self.client.backoff * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def status(self) -> list[dict]:
+        from google.protobuf import json_format
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        request = get_model_status_pb2.GetModelStatusRequest()
+        self._spec(request.model_spec)
+        if request.model_spec.version_label:  # status lists every version, as REST does
+            request.model_spec.ClearField("version_label")
+        answer = self._call(self.models.GetModelStatus, request)
+        return json_format.MessageToDict(answer, always_print_fields_with_no_presence=True)[
+            "model_version_status"
+        ]
+
+    def metadata(self) -> dict:
+        from google.protobuf import json_format
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        request = get_model_metadata_pb2.GetModelMetadataRequest()
+        self._spec(request.model_spec)
+        request.metadata_field.append("signature_def")
+        answer = self._call(self.predictions.GetModelMetadata, request)
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        answer.metadata["signature_def"].Unpack(signatures)
+        options = dict(always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
+        return json_format.MessageToDict(signatures, **options)["signature_def"]
+
+    def predict(self, instances: Any, inputs: Any, signature_name: str) -> Any:
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+
+        key = signature_name or "serving_default"
+        if key not in self._inputs:
+            self._inputs[key] = sorted(self.metadata().get(key, {}).get("inputs", {}))
+        names = self._inputs[key]
+        value = instances if instances is not None else inputs
+        if instances is not None and len(instances) and isinstance(instances[0], dict):
+            value = {k: np.stack([np.asarray(row[k]) for row in instances]) for k in instances[0]}
+        if not isinstance(value, dict):
+            if len(names) != 1:
+                raise ServingError(f"signature {key!r} takes inputs {names}: pass a dict")
+            value = {names[0]: value}
+        request = predict_pb2.PredictRequest()
+        self._spec(request.model_spec, signature_name)
+        for name, array in value.items():
+            array = np.asarray(array)
+            if array.dtype.kind == "f" and array.dtype != np.float32:
+                array = array.astype(np.float32)  # what a float32 signature takes
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(array))
+        answer = self._call(self.predictions.Predict, request)
+        outputs = {k: tf.make_ndarray(v) for k, v in answer.outputs.items()}
+        return outputs[next(iter(outputs))] if len(outputs) == 1 else outputs
+
+    def examples(self, api: str, rows: list[dict], context: dict | None, signature: str) -> Any:
+        from tensorflow_serving.apis import classification_pb2, regression_pb2
+
+        kind = classification_pb2.ClassificationRequest if api == "classify" else (
+            regression_pb2.RegressionRequest)  # fmt: skip
+        request = kind()
+        self._spec(request.model_spec, signature)
+        if context is not None:
+            listed = request.input.example_list_with_context
+            listed.context.CopyFrom(_example_proto(context))
+        else:
+            listed = request.input.example_list
+        listed.examples.extend(_example_proto(row) for row in rows)
+        if api == "classify":
+            answer = self._call(self.predictions.Classify, request)
+            return [[(c.label, c.score) for c in row.classes]
+                    for row in answer.result.classifications]  # fmt: skip
+        answer = self._call(self.predictions.Regress, request)
+        return [r.value for r in answer.result.regressions]

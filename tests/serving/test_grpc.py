@@ -195,3 +195,32 @@ def test_reload_config_over_grpc_drops_and_adds_models(served):
     assert post(f"{server.url}/v1/models/hp3:regress", {"examples": [{"x": 1.0}]}).json() == {
         "results": [3.5]
     }
+
+
+def test_the_course_client_answers_alike_over_rest_and_grpc(served):
+    from course.serving import Client
+
+    server, _, model, _ = served
+    x = (images(2, seed=4) / 255.0).astype("float32")
+    with (
+        Client(server.url, "tiny") as rest,
+        Client(server.grpc_target, "tiny", protocol="grpc") as fast,
+    ):
+        np.testing.assert_allclose(fast.predict(x), rest.predict(x), atol=1e-6)
+        np.testing.assert_allclose(fast.predict(inputs=x), model.predict(x, verbose=0), atol=1e-5)
+        assert fast.status() == rest.status()
+        assert set(fast.metadata()) == set(rest.metadata())
+    with (
+        Client(server.url, "hp3") as rest,
+        Client(server.grpc_target, "hp3", protocol="grpc") as fast,
+    ):
+        rows = [{"x": 1.0}, {"x": 3.0}]
+        assert fast.regress(rows) == rest.regress(rows) == [3.5, 4.5]
+        assert fast.regress(rows, context={"bias": 1.0}) == rest.regress(
+            rows, context={"bias": 1.0}
+        )
+        labels = fast.classify(rows, signature_name="classify_with_classes")
+        assert labels == rest.classify(rows, signature_name="classify_with_classes")
+        assert labels[1] == [("low", 4.5), ("high", -4.5)]
+    with pytest.raises(Exception, match="Servable not found"):
+        Client(server.grpc_target, "nope", protocol="grpc", retries=0).predict(x)
