@@ -6,7 +6,10 @@ timings, so it is not trained) exported with ``course.serving.export``:
 - in-process: the SavedModel's ``serving_default`` signature called directly, one image;
 - REST, one at a time: one image per request, one request after another (concurrency 1);
 - REST, concurrency 32 without server-side batching;
-- REST, concurrency 32 with batching (``max_batch_size`` 32, ``batch_timeout_micros`` 2000).
+- REST, concurrency 32 with batching (``max_batch_size`` 32, ``batch_timeout_micros`` 2000);
+- gRPC (TF Serving's PredictionService on ``--port``, tensorflow-serving-api's stub), one at a
+  time and at concurrency 32 with batching: the same image as a binary TensorProto instead of
+  JSON text.
 
 Each REST row runs ``--repeats`` times (default 3) on the same server after a warm-up and shows
 the run with the median wall time (throughput on a shared 2-core machine varies by +-15%).
@@ -85,6 +88,30 @@ async def load(url: str, body: bytes, requests: int, concurrency: int) -> tuple[
     return latencies, wall
 
 
+async def load_grpc(
+    target: str, request: object, requests: int, concurrency: int
+) -> tuple[list, float]:
+    """The same load over gRPC: ``concurrency`` callers on one HTTP/2 channel (grpc.aio)."""
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    latencies: list[float] = []
+    todo = iter(range(requests))
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+        async def worker() -> None:
+            for _ in todo:
+                started = time.perf_counter()
+                await stub.Predict(request, timeout=60)  # raises on any error status
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return latencies, wall
+
+
 def row(name: str, latencies: list, wall: float, base: float | None) -> str:
     ms = np.asarray(latencies) * 1000
     rate = len(latencies) / wall
@@ -131,25 +158,38 @@ def main() -> None:
         latencies.append(time.perf_counter() - t)
     in_process = (latencies, time.perf_counter() - started)
 
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "digits"
+    request.inputs["image"].CopyFrom(tf.make_tensor_proto(image))
+
     n, c = args.requests, args.concurrency
+    batching = {"max_batch_size": 32, "batch_timeout_micros": 2000}
     setups = [
-        ("REST, one at a time", None, 1),
-        (f"REST, concurrency {c}, no batching", None, c),
-        (
-            f"REST, concurrency {c}, batching",
-            {"max_batch_size": 32, "batch_timeout_micros": 2000},
-            c,
-        ),
+        ("REST, one at a time", None, 1, "rest"),
+        (f"REST, concurrency {c}, no batching", None, c, "rest"),
+        (f"REST, concurrency {c}, batching", batching, c, "rest"),
+        ("gRPC, one at a time", None, 1, "grpc"),
+        (f"gRPC, concurrency {c}, batching", batching, c, "grpc"),
     ]
     results = []
     backend = None
-    for name, batching, concurrency in setups:
-        with serving.start(base / "digits", "digits", batching=batching, verbose=False) as server:
+    for name, batched, concurrency, protocol in setups:
+        with serving.start(base / "digits", "digits", batching=batched, verbose=False) as server:
             backend = server.backend
-            url = f"{server.url}/v1/models/digits:predict"
-            asyncio.run(load(url, body, min(200, n), concurrency))  # warm up
-            runs = [asyncio.run(load(url, body, n, concurrency)) for _ in range(args.repeats)]
-            runs.sort(key=lambda run: run[1])
+            if protocol == "rest":
+                url = f"{server.url}/v1/models/digits:predict"
+
+                def one_run(count: int, url=url, concurrency=concurrency) -> tuple[list, float]:
+                    return asyncio.run(load(url, body, count, concurrency))
+            else:
+
+                def one_run(count: int, server=server, concurrency=concurrency) -> tuple:
+                    return asyncio.run(load_grpc(server.grpc_target, request, count, concurrency))
+
+            one_run(min(200, n))  # warm up
+            runs = sorted((one_run(n) for _ in range(args.repeats)), key=lambda run: run[1])
             results.append((name, *runs[len(runs) // 2]))  # the median run by wall time
 
     print(
