@@ -8,6 +8,7 @@ Start it with ``course serve`` or ``python -m course_tools.serving.server``.
 - ``repository``: model versions on disk, loaded, polled and swapped while serving;
 - ``batching``: server-side batching of concurrent requests;
 - ``metrics``: Prometheus metrics under TF Serving's names;
+- ``status``: model status and metadata answers (JSON and protos);
 - ``grpc_service``: PredictionService and ModelService on ``--port``;
 - ``server``: the Tornado application and its command line (TF Serving's flags).
 """

@@ -22,6 +22,7 @@ import numpy as np
 
 from course.serving.errors import ServingError
 from course_tools.serving import examples
+from course_tools.serving.status import metadata_proto, status_proto
 
 __all__ = ["start_grpc"]
 
@@ -173,8 +174,6 @@ class _Services:
         return response
 
     def GetModelMetadata(self, request: Any, context: Any) -> Any:
-        from course_tools.serving.server import metadata_proto
-
         async def work() -> Any:
             if not request.metadata_field:
                 raise ServingError("GetModelMetadataRequest must specify at least one field")
@@ -194,8 +193,6 @@ class _Services:
 
     # ---- ModelService ---------------------------------------------------------------------
     def GetModelStatus(self, request: Any, context: Any) -> Any:
-        from course_tools.serving.server import status_proto
-
         async def work() -> Any:
             spec = request.model_spec
             if not spec.name:

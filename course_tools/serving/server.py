@@ -55,6 +55,7 @@ from course_tools.serving.protocol import (
     predict_response,
 )
 from course_tools.serving.repository import ModelConfig, Repository, read_model_config
+from course_tools.serving.status import metadata_json, status_json
 
 __all__ = ["ServerSettings", "DevServer", "main"]
 
@@ -98,68 +99,6 @@ class ServerSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY
     allow_non_finite: bool = False
     grace_seconds: float = 10.0
-
-
-def _status_json(name: str, items: list) -> str:
-    from google.protobuf import json_format
-
-    return json_format.MessageToJson(
-        status_proto(items), always_print_fields_with_no_presence=True, indent=1
-    )
-
-
-def status_proto(items: list) -> Any:
-    """``GetModelStatusResponse`` for (version, VersionState) pairs (get_model_status_impl)."""
-    from tensorflow_serving.apis import get_model_status_pb2
-
-    response = get_model_status_pb2.GetModelStatusResponse()
-    for version, state in items:
-        entry = response.model_version_status.add()
-        entry.version = version
-        entry.state = get_model_status_pb2.ModelVersionStatus.State.Value(state.state)
-        entry.status.error_code = _error_code(state.error_code)
-        entry.status.error_message = state.error_message
-    return response
-
-
-def _error_code(name: str) -> int:
-    from tensorflow.core.protobuf import error_codes_pb2
-
-    return error_codes_pb2.Code.Value(name)
-
-
-def metadata_proto(servable: Any) -> Any:
-    """``GetModelMetadataResponse`` with the signature_def map (get_model_metadata_impl)."""
-    from tensorflow_serving.apis import get_model_metadata_pb2
-
-    response = get_model_metadata_pb2.GetModelMetadataResponse()
-    response.model_spec.name = servable.name
-    response.model_spec.version.value = servable.version
-    sig_map = get_model_metadata_pb2.SignatureDefMap()
-    for key, value in servable.signature_defs.items():
-        sig_map.signature_def[key].CopyFrom(value)
-    response.metadata["signature_def"].Pack(sig_map)
-    return response
-
-
-def _metadata_json(servable: Any) -> str:
-    from google.protobuf import json_format
-    from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
-
-    spec = model_pb2.ModelSpec(name=servable.name)
-    spec.version.value = servable.version
-    spec.signature_name = ""
-    sig_map = get_model_metadata_pb2.SignatureDefMap()
-    for key, value in servable.signature_defs.items():
-        sig_map.signature_def[key].CopyFrom(value)
-    options = dict(always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
-    return json.dumps(
-        {
-            "model_spec": json_format.MessageToDict(spec, **options),
-            "metadata": {"signature_def": json_format.MessageToDict(sig_map, **options)},
-        },
-        indent=1,
-    )
 
 
 class DevServer:
@@ -287,7 +226,7 @@ class DevServer:
         loop = asyncio.get_running_loop()
         # Import TensorFlow and the protos here, once, before any thread does: two threads
         # importing TensorFlow at the same time can see a half-initialised module.
-        _status_json("warm-up", [])
+        status_json("warm-up", [])
         await loop.run_in_executor(None, self.repository.start)
         # A label on a version that did not load stops the server, as in TF Serving.
         self.repository.check_labels(self.settings.allow_unavailable_labels)
@@ -462,10 +401,10 @@ class RestHandler(_Handler):
             lab = unquote(label) if label else None
             if sub:
                 servable = repo.resolve(self._model, v, lab)
-                self.send_json(200, _metadata_json(servable))
+                self.send_json(200, metadata_json(servable))
             else:
                 # As TF Serving: a label is ignored here and every version is listed.
-                self.send_json(200, _status_json(self._model, repo.status(self._model, v)))
+                self.send_json(200, status_json(self._model, repo.status(self._model, v)))
         except ServingError as error:
             self._fail(error)
 
