@@ -13,6 +13,7 @@ call, requests in flight, versions available): TF Serving has no counterpart to 
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import defaultdict
 
@@ -98,7 +99,7 @@ class Histogram(_Metric):
 
     def observe(self, value: float, *labels: str) -> None:
         key = self._key(labels)
-        bucket = next((i for i, limit in enumerate(self.limits) if value < limit), len(self.limits))
+        bucket = bisect.bisect_right(self.limits, value)  # the first limit above the value
         with self._lock:
             counts = self._counts.setdefault(key, [0] * (len(self.limits) + 1))
             counts[bucket] += 1

@@ -158,7 +158,8 @@ class DevServer:
             loop = asyncio.get_running_loop()
             call = loop.run_in_executor(self.pool, servable.run, signature, arrays)
         try:
-            outputs = await asyncio.wait_for(call, self.settings.timeout_ms / 1000)
+            async with asyncio.timeout(self.settings.timeout_ms / 1000):  # no task per call
+                outputs = await call
         except TimeoutError:
             raise ServingError("Deadline Exceeded", "DEADLINE_EXCEEDED") from None
         if self.settings.batching is None:
