@@ -234,57 +234,46 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from course.serving import launcher
+    from course_tools.serving import server
 
     choices = launcher.available_backends()
     backend = choices[0] if args.backend == "auto" else args.backend
     if backend not in choices:
         print(f"course serve: {backend} is not available here (found: {', '.join(choices)})")
         return 2
-    if not (args.model_base_path or args.model_config_file):
+    argv = list(args.tf_serving_flags)
+    flags = server.build_parser().parse_args(argv)  # TF Serving's spelling; exits 2 if not
+    if not (flags.model_base_path or flags.model_config_file):
         print(
             "course serve: give --model_base_path DIR [--model_name NAME] or "
             "--model_config_file FILE"
         )
         return 2
-
-    def resolved(path: str | None) -> Path | None:
-        return Path(path).resolve() if path else None
-
-    flags = launcher.server_flags(
-        args.rest_api_port,
-        args.model_name,
-        resolved(args.model_base_path),
-        resolved(args.model_config_file),
-        enable_batching=args.enable_batching,
-        batching_parameters_file=resolved(args.batching_parameters_file)
-        if args.enable_batching
-        else None,
-        poll_seconds=args.file_system_poll_wait_seconds,
-    )
+    if not any(a.split("=")[0] == "--rest_api_port" for a in argv):
+        argv.append(f"--rest_api_port={flags.rest_api_port}")  # TF Serving's default is off
     if backend == "dev":
-        from course_tools.serving import server
-
         print(
             "course serve: no tensorflow_model_server or Docker engine here; starting the "
             "course's TF-Serving-compatible development server (Ctrl-C stops it)",
             flush=True,
         )
-        return server.main(flags)
+        return server.main(argv)
     if backend == "docker":
-        if args.model_config_file:
+        if flags.model_config_file:
             print(
                 "course serve: with Docker, pass --model_base_path and --model_name (mount "
                 "a config yourself: see lesson 09)"
             )
             return 2
         command = launcher.docker_command(
-            args.model_base_path, args.model_name, args.rest_api_port
+            flags.model_base_path, flags.model_name, flags.rest_api_port
         ).split()
         print(f"course serve: starting TF Serving in Docker: {' '.join(command)}", flush=True)
         return subprocess.call(command)
     binary = shutil.which("tensorflow_model_server") or "tensorflow_model_server"
     print(f"course serve: starting TF Serving ({binary})", flush=True)
-    os.execv(binary, [binary, f"--port={launcher.free_port()}", *flags])
+    dev_only = ("--host", "--max_body_bytes", "--allow_non_finite")
+    os.execv(binary, [binary, *(a for a in argv if not a.startswith(dev_only))])
     return 0  # not reached
 
 
@@ -334,16 +323,11 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="serve SavedModels over TF Serving's REST API (real TF Serving if present)",
         description="Starts tensorflow_model_server when it is on PATH, else TF Serving in "
-        "Docker when an engine answers, else the course's development server; the flags are "
-        "tensorflow_model_server's.",
+        "Docker when an engine answers, else the course's development server. Every other "
+        "flag is tensorflow_model_server's (--model_base_path, --model_name, "
+        "--model_config_file, --rest_api_port, --port, --enable_batching=true, ...): "
+        "python -m course_tools.serving.server --help lists them.",
     )
-    p.add_argument("--model_base_path", help="folder holding numeric version folders")
-    p.add_argument("--model_name", default="default")
-    p.add_argument("--model_config_file", help="a models.config (several models, labels)")
-    p.add_argument("--rest_api_port", type=int, default=8501)
-    p.add_argument("--enable_batching", action="store_true")
-    p.add_argument("--batching_parameters_file")
-    p.add_argument("--file_system_poll_wait_seconds", type=float, default=1.0)
     p.add_argument(
         "--backend", choices=["auto", "tensorflow_model_server", "docker", "dev"], default="auto"
     )
@@ -352,7 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "serve":  # the rest are tensorflow_model_server's flags
+        args.tf_serving_flags = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as exc:
