@@ -5,7 +5,7 @@ The service definitions and messages are TF Serving's own (``tensorflow-serving-
 ModelServiceStub`` (the clients TF Serving documents) talk to this server unchanged:
 ``Predict``, ``Classify``, ``Regress``, ``GetModelMetadata``, ``GetModelStatus`` and
 ``HandleReloadConfigRequest``. Requests go through the same repository, thread pool, batcher,
-deadline and metrics as the REST side (gRPC threads hand the work to the server's event loop).
+deadline and metrics as the REST side, on the same event loop (grpc.aio).
 Errors carry TF Serving's status codes and messages (``predict_util.cc``, ``classifier.cc``,
 ``regressor.cc``, ``get_model_metadata_impl.cc``, ``get_model_status_impl.cc``).
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent import futures
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,12 @@ def _grpc_code(name: str) -> Any:
     return getattr(grpc.StatusCode, name, grpc.StatusCode.UNKNOWN)
 
 
+def _abort_errors() -> tuple[type, ...]:
+    from grpc.aio import AbortError
+
+    return (AbortError,)
+
+
 def _model_spec(request_spec: Any, servable: Any, signature_name: str | None) -> Any:
     from tensorflow_serving.apis import model_pb2
 
@@ -50,13 +55,12 @@ class _Services:
     """The handlers of both services (named as the .proto names them), bound to one
     :class:`~.server.DevServer`."""
 
-    def __init__(self, server: Any, loop: asyncio.AbstractEventLoop):
+    def __init__(self, server: Any):
         self.server = server
-        self.loop = loop
 
     # ---- plumbing -------------------------------------------------------------------------
-    def _call(self, api: str, model: str, context: Any, work: Any) -> Any:
-        """Run ``work()`` (a coroutine factory) on the event loop; count it as TF Serving does."""
+    async def _call(self, api: str, model: str, context: Any, work: Any) -> Any:
+        """Await ``work()`` on the server's event loop; count it as TF Serving does."""
         started = time.perf_counter()
         metrics = self.server.metrics
         self.server.in_flight += 1
@@ -64,15 +68,16 @@ class _Services:
         try:
             if self.server.stopping:
                 raise ServingError("The server is shutting down", "UNAVAILABLE")
-            future = asyncio.run_coroutine_threadsafe(work(), self.loop)
-            return future.result()
+            return await work()
         except ServingError as error:
             code = error.code
-            context.abort(_grpc_code(error.code), error.message)
-        except Exception as error:  # a bug, not the client's fault: say so, keep serving
-            code = "INTERNAL"
+            await context.abort(_grpc_code(error.code), error.message)
+        except Exception as error:
+            if isinstance(error, _abort_errors()):  # context.abort's own exception
+                raise
+            code = "INTERNAL"  # a bug, not the client's fault: say so, keep serving
             log.exception("gRPC %s failed", api)
-            context.abort(_grpc_code("INTERNAL"), f"Internal error: {error}")
+            await context.abort(_grpc_code("INTERNAL"), f"Internal error: {error}")
         finally:
             self.server.in_flight -= 1
             metrics.request_count.inc(model, code)
@@ -86,7 +91,7 @@ class _Services:
         return self.server.repository.resolve(spec.name, version, label)
 
     # ---- PredictionService ----------------------------------------------------------------
-    def Predict(self, request: Any, context: Any) -> Any:
+    async def Predict(self, request: Any, context: Any) -> Any:
         async def work() -> Any:
             from tensorflow.python.framework import tensor_util
             from tensorflow_serving.apis import predict_pb2
@@ -132,7 +137,7 @@ class _Services:
                 response.outputs[alias].CopyFrom(tensor_util.make_tensor_proto(value))
             return response
 
-        return self._call("Predict", request.model_spec.name, context, work)
+        return await self._call("Predict", request.model_spec.name, context, work)
 
     def _examples(self, request: Any, api: str) -> Any:
         async def work() -> Any:
@@ -145,10 +150,10 @@ class _Services:
 
         return work
 
-    def Classify(self, request: Any, context: Any) -> Any:
+    async def Classify(self, request: Any, context: Any) -> Any:
         from tensorflow_serving.apis import classification_pb2
 
-        servable, rows = self._call(
+        servable, rows = await self._call(
             "Classify", request.model_spec.name, context, self._examples(request, "classify")
         )
         response = classification_pb2.ClassificationResponse()
@@ -160,10 +165,10 @@ class _Services:
                 classes.classes.add(label=label, score=score)
         return response
 
-    def Regress(self, request: Any, context: Any) -> Any:
+    async def Regress(self, request: Any, context: Any) -> Any:
         from tensorflow_serving.apis import regression_pb2
 
-        servable, values = self._call(
+        servable, values = await self._call(
             "Regress", request.model_spec.name, context, self._examples(request, "regress")
         )
         response = regression_pb2.RegressionResponse()
@@ -173,7 +178,7 @@ class _Services:
             response.result.regressions.add(value=value)
         return response
 
-    def GetModelMetadata(self, request: Any, context: Any) -> Any:
+    async def GetModelMetadata(self, request: Any, context: Any) -> Any:
         async def work() -> Any:
             if not request.metadata_field:
                 raise ServingError("GetModelMetadataRequest must specify at least one field")
@@ -182,17 +187,17 @@ class _Services:
                     raise ServingError(f"Metadata field {field} is not supported")
             return metadata_proto(self._resolve(request.model_spec))
 
-        return self._call("GetModelMetadata", request.model_spec.name, context, work)
+        return await self._call("GetModelMetadata", request.model_spec.name, context, work)
 
-    def MultiInference(self, request: Any, context: Any) -> Any:
-        context.abort(
+    async def MultiInference(self, request: Any, context: Any) -> Any:
+        await context.abort(
             _grpc_code("UNIMPLEMENTED"),
             "MultiInference is not served by the development server; send Classify and "
             "Regress requests",
         )
 
     # ---- ModelService ---------------------------------------------------------------------
-    def GetModelStatus(self, request: Any, context: Any) -> Any:
+    async def GetModelStatus(self, request: Any, context: Any) -> Any:
         async def work() -> Any:
             spec = request.model_spec
             if not spec.name:
@@ -200,9 +205,9 @@ class _Services:
             version = spec.version.value if spec.HasField("version") else None
             return status_proto(self.server.repository.status(spec.name, version))
 
-        return self._call("GetModelStatus", request.model_spec.name, context, work)
+        return await self._call("GetModelStatus", request.model_spec.name, context, work)
 
-    def HandleReloadConfigRequest(self, request: Any, context: Any) -> Any:
+    async def HandleReloadConfigRequest(self, request: Any, context: Any) -> Any:
         from tensorflow_serving.apis import model_management_pb2
 
         from course.serving.config import model_configs
@@ -221,19 +226,19 @@ class _Services:
             )
             return model_management_pb2.ReloadConfigResponse()
 
-        return self._call("HandleReloadConfigRequest", "", context, work)
+        return await self._call("HandleReloadConfigRequest", "", context, work)
 
 
-def start_grpc(server: Any, loop: asyncio.AbstractEventLoop) -> Any:
-    """Start the gRPC server for ``server`` (a DevServer) on its port and/or UNIX socket."""
+async def start_grpc(server: Any) -> Any:
+    """Start the gRPC server for ``server`` (a DevServer) on its port and/or UNIX socket, on
+    the running event loop (grpc.aio): requests are served where the REST ones are, with no
+    thread hand-off."""
     import grpc
     from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
     settings = server.settings
-    services = _Services(server, loop)
-    workers = settings.threads
-    grpc_server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max(4, workers), thread_name_prefix="grpc"),
+    services = _Services(server)
+    grpc_server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -249,5 +254,5 @@ def start_grpc(server: Any, loop: asyncio.AbstractEventLoop) -> Any:
     if settings.grpc_socket_path:
         grpc_server.add_insecure_port(f"unix:{settings.grpc_socket_path}")
         print(f"Running gRPC ModelServer at UNIX socket {settings.grpc_socket_path} ...")
-    grpc_server.start()
+    await grpc_server.start()
     return grpc_server

@@ -237,7 +237,7 @@ class DevServer:
         if self.settings.grpc_port or self.settings.grpc_socket_path:
             from course_tools.serving.grpc_service import start_grpc
 
-            self.grpc_server = start_grpc(self, loop)
+            self.grpc_server = await start_grpc(self)
         if self.settings.port:
             self.http_server = tornado.httpserver.HTTPServer(
                 self.app(),
@@ -294,13 +294,16 @@ class DevServer:
         self.stopping = True
         if self.http_server is not None:
             self.http_server.stop()
-        if self.grpc_server is not None:
-            self.grpc_server.stop(grace=self.settings.grace_seconds)
+        grpc_stopped = None
+        if self.grpc_server is not None:  # refuses new calls, lets those running finish
+            grpc_stopped = asyncio.ensure_future(self.grpc_server.stop(self.settings.grace_seconds))
         deadline = time.monotonic() + self.settings.grace_seconds
         while self.in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         if self.http_server is not None:
             await self.http_server.close_all_connections()
+        if grpc_stopped is not None:
+            await grpc_stopped
         self.repository.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
         log.info("Server stopped (%d requests still in flight)", self.in_flight)
