@@ -391,9 +391,13 @@ def parse_json(text: str) -> Any:
     try:
         return _DECODER.raw_decode(text, start)[0]
     except json.JSONDecodeError as exc:
-        raise ServingError(f"JSON Parse error: {exc.msg} at offset: {exc.pos}") from None
+        python_error = ServingError(f"JSON Parse error: {exc.msg} at offset: {exc.pos}")
     except RecursionError:
         return deep_json.parse(text, start)
+    try:  # the same document again, for rapidjson's words for what is wrong
+        return deep_json.parse(text, start)
+    except RecursionError:
+        raise python_error from None
 
 
 def parse_body(body: bytes | str) -> dict:

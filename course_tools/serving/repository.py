@@ -105,10 +105,14 @@ class Servable:
                 "--saved_model_tags to choose one"
             )
         self.signature_defs = graphs[0].signature_def
-        # TF1-style exports (tf.Example parsing, tables) load through the same call
-        self._loaded = tf.saved_model.load(str(path), tags=list(tags))
+        if len(graphs[0].object_graph_def.nodes):  # a TF2 SavedModel (tf.saved_model.save)
+            self._loaded = tf.saved_model.load(str(path), tags=list(tags))
+            functions = dict(self._loaded.signatures.items())
+        else:  # a TF1 export (SavedModelBuilder, Estimator): a session, as TF Serving runs it
+            self._loaded = _Tf1Session(path, tags)
+            functions = {k: self._loaded.function(v) for k, v in self.signature_defs.items()}
         self.signatures: dict[str, Signature] = {}
-        for key, function in self._loaded.signatures.items():
+        for key, function in functions.items():
             sig_def = self.signature_defs.get(key)
             if sig_def is None:
                 continue
@@ -161,7 +165,31 @@ class Servable:
             raise ServingError(message, code) from None
         except (TypeError, ValueError) as exc:
             raise ServingError(str(exc).split("\n")[0]) from None
-        return {k: v.numpy() for k, v in result.items()}
+        return {k: v.numpy() if hasattr(v, "numpy") else v for k, v in result.items()}
+
+
+class _Tf1Session:
+    """A TF1 SavedModel loaded into its own graph and session (``saved_model.loader.load``):
+    TF2's loader cannot prune graphs whose placeholders carry no shape, such as TF Serving's
+    own ``half_plus_two`` test models."""
+
+    def __init__(self, path: Path, tags: tuple[str, ...]):
+        import tensorflow as tf
+
+        self.graph = tf.Graph()
+        self.session = tf.compat.v1.Session(graph=self.graph)
+        with self.graph.as_default():
+            tf.compat.v1.saved_model.loader.load(self.session, list(tags), str(path))
+
+    def function(self, sig_def: Any) -> Any:
+        inputs = {k: v.name for k, v in sig_def.inputs.items()}
+        outputs = {k: v.name for k, v in sig_def.outputs.items()}
+
+        def call(**tensors: Any) -> dict[str, np.ndarray]:
+            feed = {inputs[k]: getattr(v, "numpy", lambda v=v: v)() for k, v in tensors.items()}
+            return self.session.run(outputs, feed_dict=feed)
+
+        return call
 
 
 def _op_error_text(message: str) -> str:

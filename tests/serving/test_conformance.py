@@ -77,6 +77,7 @@ JT = "util/json_tensor.cc"
 JTT = "util/json_tensor_test.cc"
 API = "g3doc/api_rest.md"
 HANDLER = "model_servers/http_rest_api_handler.cc"
+HT = "model_servers/http_rest_api_handler_test.cc"
 UTIL = "model_servers/http_rest_api_util.cc"
 HTTP = "model_servers/http_server.cc"
 STATUS = "model_servers/get_model_status_impl.cc"
@@ -181,6 +182,23 @@ CASES = [
     Case("predict: unknown label", "model_servers/server_core.cc GetModelVersionForLabel", f"{T}/labels/beta:predict", {"instances": [ROW]}, 400, "Unrecognized servable version label: beta"),
     Case("version beyond int64", UTIL + " ParseModelInfo", f"{T}/versions/99999999999999999999:predict", {"instances": [ROW]}, 400, "Failed to convert version: 99999999999999999999 to numeric."),
     Case("unknown verb", HANDLER + " ProcessRequest", f"{T}:explain", {"instances": [ROW]}, 400, "Malformed request: POST /v1/models/tiny:explain"),
+    Case("GET /v1/foo", HT + " UnsupportedApiCalls", "/v1/foo", None, 400, "Malformed request: GET /v1/foo", method="GET"),
+    Case("POST /v1/foo", HT + " UnsupportedApiCalls", "/v1/foo", b"", 400, "Malformed request: POST /v1/foo"),
+    Case("GET a sub-path", HT + " UnsupportedApiCalls", "/v1/models/debug/model_name", None, 400, "Malformed request", method="GET"),
+    Case("POST /v1/models", HT + " UnsupportedApiCalls", "/v1/models", b"", 400, "Malformed request"),
+    Case("GET :predict", HT + " UnsupportedApiCalls", f"{T}:predict", None, 400, "Malformed request", method="GET"),
+    Case("version (singular)", HT + " UnsupportedApiCalls", "/v1/models/foo/version/50:regress", b"", 400, "Malformed request"),
+    Case("version not a number", HT + " UnsupportedApiCalls", "/v1/models/foo/versions/HELLO:regress", b"", 400, "Malformed request"),
+    Case("version is uint64 max", HT + " UnsupportedApiCalls", "/v1/models/foo/versions/18446744073709551615:regress", b"", 400, "Failed to convert version"),
+    Case("POST metadata", HT + " UnsupportedApiCalls", "/v1/models/foo/metadata", b"", 400, "Malformed request"),
+    Case("label (singular)", HT + " UnsupportedApiCalls", "/v1/models/foo/label/some_label:regress", b"", 400, "Malformed request"),
+    Case("version and label", HT + " UnsupportedApiCalls", "/v1/models/foo/versions/50/labels/some_label:regress", b"", 400, "Malformed request"),
+    Case("badly formatted JSON", HT + " PredictRequestErrors", f"{T}:predict", b"instances = [1, 2]", 400, "JSON Parse error: Invalid value"),
+    Case("strings into a float signature", HT + " PredictRequestErrors", f"{P}:predict", {"instances": ["x", "y"]}, 400, "not of expected type: float"),
+    Case("signature_name 100", HT + " PredictRequestErrors", f"{P}:predict", {"signature_name": 100}, 400, "'signature_name' key must be a string value."),
+    Case("missing comma", RAPID + " (error/en.h)", f"{P}:predict", b'{"instances": [1 2]}', 400, "JSON Parse error: Missing a comma or ']' after an array element."),
+    Case("unterminated string", RAPID + " (error/en.h)", f"{P}:predict", b'{"instances": ["a', 400, "JSON Parse error: Missing a closing quotation mark in string."),
+    Case("number without fraction", RAPID + " (error/en.h)", f"{P}:predict", b'{"instances": [1.]}', 400, "JSON Parse error: Miss fraction part in number."),
     Case("PUT", HANDLER + " ProcessRequest", f"{T}:predict", {"instances": [ROW]}, 400, "Malformed request: PUT /v1/models/tiny:predict", method="PUT"),
     Case("case-insensitive path", UTIL + " kPredictionApiGegex (?i)", "/V1/MODELS/dtypes/VERSIONS/1:PREDICT", {"instances": [1.5]}, 200, {"predictions": [1.5]}),
     Case("percent-encoded model name", UTIL + " DecodeArg", "/v1/models/%74iny:predict", {"instances": [ROW]}, 200, None),
@@ -211,6 +229,8 @@ CASES = [
     Case("classify on a predict signature", CLS + " PreProcessClassification", f"{T}:classify", {"examples": [{"x": 1.0}]}, 400, "No classification inputs found in SignatureDef"),
     Case("regress on a predict signature", REG + " PreProcessRegression", f"{H}:regress", {"signature_name": "predict_x", "examples": [{"x": 1.0}]}, 400, "No regression inputs found in SignatureDef"),
     Case("predict on the TF1 model", API, f"{H}:predict", {"signature_name": "predict_x", "instances": [[1.0], [2.0]]}, 200, {"predictions": [[3.5], [4.0]]}),
+    Case("regress by a labelled version", HT + " Regress", f"{H}/labels/stable:regress", {"signature_name": "regress_x_to_y", "examples": [{"x": 80.0}]}, 200, {"results": [43.0]}),
+    Case("classify by version", HT + " Classify", f"{H}/versions/123:classify", {"signature_name": "classify_x_to_y", "examples": [{"x": 20.0}]}, 200, {"results": [[["", 13.0]]]}),
 ]  # fmt: skip
 
 
@@ -226,7 +246,8 @@ def server(tmp_path_factory):
     config = root / "models.config"
     config.write_text(
         "model_config_list {\n"
-        + "".join(f"  config {{ name: '{n}' base_path: '{root / n}' }}\n" for n in ("tiny", "dtypes", "hp3"))
+        + "".join(f"  config {{ name: '{n}' base_path: '{root / n}' }}\n" for n in ("tiny", "dtypes"))
+        + f"  config {{ name: 'hp3' base_path: '{root / 'hp3'}' version_labels {{ key: 'stable' value: 123 }} }}\n"
         + "}\n"
     )  # fmt: skip
     running = serving.start(
