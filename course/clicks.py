@@ -81,9 +81,10 @@ class ClickWorld:
     """Users, items and a known click model; ``simulate`` logs sessions under a ranking policy.
 
     ``labels`` is the class of each catalogue item (``ds.labels`` of a course dataset: item
-    ``i`` is the image ``ds.images[i]``). ``likes`` sets how concentrated tastes are (the Dirichlet's total
-    concentration: small values, one or two favourite classes), ``taste_scale`` how much taste
-    moves the odds, ``appeal_scale`` how much items of one class differ.
+    ``i`` is the image ``ds.images[i]``). ``likes`` sets how concentrated tastes are (the
+    Dirichlet's total concentration: small values, one or two favourite classes),
+    ``taste_scale`` how much taste moves the odds, ``appeal_scale`` how much items of one class
+    differ.
     """
 
     def __init__(
