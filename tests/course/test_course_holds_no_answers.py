@@ -7,8 +7,8 @@ can be delegated to. Two rules keep grades earned (docs/contributing.md, "Exerci
   definitions and aliases, class attributes, re-exports; leading underscores and case aside);
 - while a test runs, an answer that calls into the package fails, unless the exercise names the
   helper it may use. The grader enforces that (``autograder/guard_kernel.py``); each lesson's
-  answer fixtures try it (``DELEGATES``, graded in
-  ``tests/lessons/test_lesson_grading.py``), and the fixture lesson below shows it on a fast run.
+  answer fixtures try it (``DELEGATES``, graded by ``tests/lessons/test_lesson_grading_*.py``),
+  and the fixture lesson below shows it on a fast run.
 """
 
 import ast
