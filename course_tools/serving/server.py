@@ -158,7 +158,9 @@ class DevServer:
             loop = asyncio.get_running_loop()
             call = loop.run_in_executor(self.pool, servable.run, signature, arrays)
         try:
-            async with asyncio.timeout(self.settings.timeout_ms / 1000):  # no task per call
+            # no task per call; 0 means no deadline, as in TensorFlow's RunOptions
+            limit = self.settings.timeout_ms / 1000 if self.settings.timeout_ms > 0 else None
+            async with asyncio.timeout(limit):
                 outputs = await call
         except TimeoutError:
             raise ServingError("Deadline Exceeded", "DEADLINE_EXCEEDED") from None
