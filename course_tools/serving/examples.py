@@ -93,9 +93,8 @@ def _example(value: Any) -> Any:
     return example
 
 
-def examples_from_json(doc: dict, method: str) -> tuple[list[bytes], Any, list[Any]]:
-    """The serialized examples a classify/regress body holds (context bytes in front), and the
-    context and example protos (for the gRPC-equal request)."""
+def examples_from_json(doc: dict, method: str) -> list[bytes]:
+    """The serialized examples a classify/regress body holds (context bytes in front)."""
     context = _example(doc["context"]) if "context" in doc else None
     if "examples" not in doc:
         raise ServingError(
@@ -111,7 +110,7 @@ def examples_from_json(doc: dict, method: str) -> tuple[list[bytes], Any, list[A
         raise ServingError(f"JSON Value: {_short(doc)} 'examples' value is an empty array")
     examples = [_example(item) for item in items]
     prefix = context.SerializeToString() if context is not None else b""
-    return [prefix + e.SerializeToString() for e in examples], context, examples
+    return [prefix + e.SerializeToString() for e in examples]
 
 
 def serialized_input(input_proto: Any) -> list[bytes]:

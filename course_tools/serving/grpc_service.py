@@ -139,7 +139,10 @@ class _Services:
 
         return await self._call("Predict", request.model_spec.name, context, work)
 
-    def _examples(self, request: Any, api: str) -> Any:
+    async def _examples(self, request: Any, context: Any, api: str, response: Any) -> Any:
+        """Classify or Regress: run the request's examples; ``response`` with its model spec
+        filled in, and the rows (label/score pairs) or values to put in it."""
+
         async def work() -> Any:
             servable = self._resolve(request.model_spec)
             serialized = examples.serialized_input(request.input)
@@ -148,18 +151,17 @@ class _Services:
             )
             return servable, result
 
-        return work
+        model = request.model_spec.name
+        servable, result = await self._call(api.capitalize(), model, context, work)
+        key = request.model_spec.signature_name or "serving_default"
+        response.model_spec.CopyFrom(_model_spec(request.model_spec, servable, key))
+        return result
 
     async def Classify(self, request: Any, context: Any) -> Any:
         from tensorflow_serving.apis import classification_pb2
 
-        servable, rows = await self._call(
-            "Classify", request.model_spec.name, context, self._examples(request, "classify")
-        )
         response = classification_pb2.ClassificationResponse()
-        key = request.model_spec.signature_name or "serving_default"
-        response.model_spec.CopyFrom(_model_spec(request.model_spec, servable, key))
-        for row in rows:
+        for row in await self._examples(request, context, "classify", response):
             classes = response.result.classifications.add()
             for label, score in row:
                 classes.classes.add(label=label, score=score)
@@ -168,13 +170,8 @@ class _Services:
     async def Regress(self, request: Any, context: Any) -> Any:
         from tensorflow_serving.apis import regression_pb2
 
-        servable, values = await self._call(
-            "Regress", request.model_spec.name, context, self._examples(request, "regress")
-        )
         response = regression_pb2.RegressionResponse()
-        key = request.model_spec.signature_name or "serving_default"
-        response.model_spec.CopyFrom(_model_spec(request.model_spec, servable, key))
-        for value in values:
+        for value in await self._examples(request, context, "regress", response):
             response.result.regressions.add(value=value)
         return response
 

@@ -185,7 +185,7 @@ class DevServer:
 
     async def classify_or_regress(self, servable: Any, body: bytes, api: str) -> str:
         doc = parse_body(body)
-        serialized, _, _ = examples.examples_from_json(doc, api)
+        serialized = examples.examples_from_json(doc, api)
         outputs = await self.run_examples(servable, doc.get("signature_name", ""), serialized, api)
         if api == "classify":
             return json.dumps(examples.classify_json(outputs))

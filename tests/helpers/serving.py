@@ -140,3 +140,20 @@ def dtype_model(path: Path) -> Path:
     signatures["serving_default"] = signatures["float32"]
     tf.saved_model.save(module, str(path), signatures=signatures)
     return path
+
+
+def tiny_and_half_plus_three(root: Path, seed: int) -> tuple[Any, Path]:
+    """``tiny`` (a Keras export of :func:`tiny_model`) and ``hp3`` (:func:`half_plus_three`)
+    under ``root``, with a ``models.config`` serving both; the Keras model and the config."""
+    model = tiny_model(seed)
+    export(model, root, "tiny", 1)
+    (root / "hp3").mkdir()
+    half_plus_three(root / "hp3")
+    config = root / "models.config"
+    config.write_text(
+        "model_config_list {\n"
+        f"  config {{ name: 'tiny' base_path: '{root / 'tiny'}' }}\n"
+        f"  config {{ name: 'hp3' base_path: '{root / 'hp3'}' }}\n"
+        "}\n"
+    )
+    return model, config

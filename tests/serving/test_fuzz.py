@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import fuzz
-from helpers.serving import export, half_plus_three, images, post, tiny_model
+from helpers.serving import images, post, tiny_and_half_plus_three
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 COUNT = 10_000
@@ -17,17 +17,7 @@ def server(tmp_path_factory):
     from course import serving
 
     root = tmp_path_factory.mktemp("fuzz")
-    model = tiny_model(seed=5)
-    export(model, root, "tiny", 1)
-    (root / "hp3").mkdir()
-    half_plus_three(root / "hp3")
-    config = root / "models.config"
-    config.write_text(
-        "model_config_list {\n"
-        f"  config {{ name: 'tiny' base_path: '{root / 'tiny'}' }}\n"
-        f"  config {{ name: 'hp3' base_path: '{root / 'hp3'}' }}\n"
-        "}\n"
-    )
+    model, config = tiny_and_half_plus_three(root, seed=5)
     running = serving.start(
         model_config_file=config,
         backend="dev",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import requests
-from helpers.serving import export, half_plus_three, images, post, tiny_model
+from helpers.serving import images, post, tiny_and_half_plus_three
 
 pytestmark = pytest.mark.slow
 grpc = pytest.importorskip("grpc")
@@ -19,17 +19,7 @@ def served(tmp_path_factory):
     from course import serving
 
     root = tmp_path_factory.mktemp("grpc")
-    model = tiny_model(seed=7)
-    export(model, root, "tiny", 1)
-    (root / "hp3").mkdir()
-    half_plus_three(root / "hp3")
-    config = root / "models.config"
-    config.write_text(
-        "model_config_list {\n"
-        f"  config {{ name: 'tiny' base_path: '{root / 'tiny'}' }}\n"
-        f"  config {{ name: 'hp3' base_path: '{root / 'hp3'}' }}\n"
-        "}\n"
-    )
+    model, config = tiny_and_half_plus_three(root, seed=7)
     server = serving.start(model_config_file=config, backend="dev", verbose=False)
     channel = grpc.insecure_channel(server.grpc_target)
     yield server, channel, model, root
